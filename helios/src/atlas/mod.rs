@@ -1,0 +1,610 @@
+//! Atlas, the in-memory keyspace.
+//!
+//! Atlas owns the data: sixteen numbered databases, each a map from key to
+//! [`Entry`] (value, absolute expiry, last access). It knows nothing about
+//! the protocol, persistence or replication; commands drive it through the
+//! [`Db`] methods, which keep the key, expiry and memory counters exact.
+//!
+//! # Layout and snapshots
+//!
+//! A database is split into [`SHARDS`] hash tables, each behind an `Arc`.
+//! Taking a snapshot clones the `Arc`s (microseconds, under the server's
+//! lock); afterwards the first write to a shard that the snapshot still
+//! holds clones that one shard (about a thousand entries for a million-key
+//! database; values are reference-counted, so no value bytes are copied).
+//! This is copy-on-write at shard granularity: the point-in-time view the
+//! snapshot writer serialises in the background never blocks writers for
+//! longer than one shard clone.
+//!
+//! Sharding also gives `SCAN` a stable cursor: the cursor is the next shard
+//! index, and every call returns whole shards, so a key present for the whole
+//! iteration is returned at least once even if tables resize in between.
+//!
+//! # Time
+//!
+//! Every operation takes `now` in Unix milliseconds from its caller instead of
+//! reading a clock, so replaying a log is deterministic. `now == 0` means
+//! "loading": nothing is considered expired (as Redis does while loading its
+//! AOF, since a key's expiry must be judged by the time a later command ran,
+//! not by the time of the replay).
+
+pub mod blob;
+pub mod glob;
+
+pub use blob::Blob;
+
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+/// Hash tables per database. A power of two.
+pub const SHARDS: usize = 1024;
+
+/// A stored value. Only strings exist so far; every other Redis type is a
+/// later addition to this enum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(Blob),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` reports, by Redis's rules for strings:
+    /// `int` for a canonical 64-bit integer, `embstr` up to 44 bytes,
+    /// `raw` above.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(b) => {
+                if b.len() <= 20 && crate::resp::parse::parse_i64(b).is_some() {
+                    "int"
+                } else if b.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(b) => b.heap_size(),
+        }
+    }
+}
+
+/// One key's slot.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub key: Blob,
+    pub value: Value,
+    /// Absolute expiry in Unix ms; 0 when the key is persistent.
+    pub expire_at: u64,
+    /// Last access, in seconds of the server's LRU clock (`OBJECT IDLETIME`).
+    pub access: u32,
+}
+
+impl Entry {
+    /// Redis's rule: a key expires strictly after its deadline.
+    pub fn is_expired(&self, now: u64) -> bool {
+        now != 0 && self.expire_at != 0 && now > self.expire_at
+    }
+
+    fn heap_size(&self) -> usize {
+        self.key.heap_size() + self.value.heap_size()
+    }
+}
+
+/// The LRU clock: seconds, wrapping at 2^32.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+#[derive(Clone, Default)]
+pub struct Shard {
+    table: HashTable<Entry>,
+    expires: usize,
+}
+
+impl Shard {
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
+/// One numbered database.
+pub struct Db {
+    shards: Vec<Arc<Shard>>,
+    hasher: ahash::RandomState,
+    keys: usize,
+    expires: usize,
+    heap: usize,
+    /// Next shard the active-expiry sweep visits.
+    sweep_cursor: usize,
+    /// Keys deleted because they expired (lazily or by the sweep).
+    pub expired: u64,
+    /// Read lookups that found / did not find their key.
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("keys", &self.keys)
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db::new()
+    }
+}
+
+/// Mutable access to an entry. Dropping it brings the database's memory and
+/// expiry counters up to date with whatever the caller changed.
+pub struct EntryMut<'a> {
+    pub entry: &'a mut Entry,
+    heap: &'a mut usize,
+    db_expires: &'a mut usize,
+    shard_expires: &'a mut usize,
+    heap_before: usize,
+    had_expire: bool,
+}
+
+impl std::ops::Deref for EntryMut<'_> {
+    type Target = Entry;
+    fn deref(&self) -> &Entry {
+        self.entry
+    }
+}
+impl std::ops::DerefMut for EntryMut<'_> {
+    fn deref_mut(&mut self) -> &mut Entry {
+        self.entry
+    }
+}
+
+impl Drop for EntryMut<'_> {
+    fn drop(&mut self) {
+        let after = self.entry.heap_size();
+        *self.heap = (*self.heap + after).saturating_sub(self.heap_before);
+        let has = self.entry.expire_at != 0;
+        if has != self.had_expire {
+            if has {
+                *self.db_expires += 1;
+                *self.shard_expires += 1;
+            } else {
+                *self.db_expires -= 1;
+                *self.shard_expires -= 1;
+            }
+        }
+    }
+}
+
+impl Db {
+    pub fn new() -> Db {
+        Db {
+            shards: (0..SHARDS).map(|_| Arc::new(Shard::default())).collect(),
+            hasher: ahash::RandomState::new(),
+            keys: 0,
+            expires: 0,
+            heap: 0,
+            sweep_cursor: 0,
+            expired: 0,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    fn locate(&self, key: &[u8]) -> (u64, usize) {
+        let h = self.hasher.hash_one(key);
+        // Middle bits: hashbrown uses the low bits for the bucket and the
+        // top seven as tags, so these leave both well distributed.
+        (h, ((h >> 40) as usize) & (SHARDS - 1))
+    }
+
+    fn rehash(hasher: &ahash::RandomState) -> impl Fn(&Entry) -> u64 + '_ {
+        move |e: &Entry| hasher.hash_one(e.key.as_slice())
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+    pub fn expires_len(&self) -> usize {
+        self.expires
+    }
+
+    /// Estimated bytes used: table slots plus the heap owned by entries.
+    pub fn used_memory(&self) -> usize {
+        let slots: usize = self.shards.iter().map(|s| s.table.capacity()).sum();
+        slots * (std::mem::size_of::<Entry>() + 1) + self.heap
+    }
+
+    /// Looks a key up without side effects; expired keys are invisible.
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        let (h, s) = self.locate(key);
+        self.shards[s]
+            .table
+            .find(h, |e| e.key.as_slice() == key)
+            .filter(|e| !e.is_expired(now))
+    }
+
+    /// Looks a key up for reading: an expired key is deleted on the spot
+    /// (lazy expiry, reported through `expired`), and the access time is
+    /// refreshed unless a snapshot shares the shard.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let (h, s) = self.locate(key);
+        let Some(found) = self.shards[s].table.find(h, |e| e.key.as_slice() == key) else {
+            self.misses += 1;
+            return None;
+        };
+        if found.is_expired(now) {
+            self.remove(key);
+            self.expired += 1;
+            self.misses += 1;
+            return None;
+        }
+        self.hits += 1;
+        if Arc::get_mut(&mut self.shards[s]).is_some() {
+            let shard = Arc::get_mut(&mut self.shards[s])?;
+            let e = shard.table.find_mut(h, |e| e.key.as_slice() == key)?;
+            e.access = lru_clock(now);
+            return Some(e);
+        }
+        self.shards[s].table.find(h, |e| e.key.as_slice() == key)
+    }
+
+    /// Looks a key up for writing; expired keys are deleted first.
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<EntryMut<'_>> {
+        let (h, s) = self.locate(key);
+        let is_expired = self.shards[s]
+            .table
+            .find(h, |e| e.key.as_slice() == key)?
+            .is_expired(now);
+        if is_expired {
+            self.remove(key);
+            self.expired += 1;
+            return None;
+        }
+        let shard = Arc::make_mut(&mut self.shards[s]);
+        let entry = shard.table.find_mut(h, |e| e.key.as_slice() == key)?;
+        entry.access = lru_clock(now);
+        Some(EntryMut {
+            heap_before: entry.heap_size(),
+            had_expire: entry.expire_at != 0,
+            entry,
+            heap: &mut self.heap,
+            db_expires: &mut self.expires,
+            shard_expires: &mut shard.expires,
+        })
+    }
+
+    /// Inserts or replaces a key. Returns the previous entry, if any
+    /// (whether or not it had expired).
+    pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, now: u64) -> Option<Entry> {
+        let (h, s) = self.locate(key);
+        let hasher = self.hasher.clone();
+        let shard = Arc::make_mut(&mut self.shards[s]);
+        let new = Entry {
+            key: Blob::new(key),
+            value,
+            expire_at,
+            access: lru_clock(now),
+        };
+        self.heap += new.heap_size();
+        if new.expire_at != 0 {
+            self.expires += 1;
+            shard.expires += 1;
+        }
+        match shard.table.find_mut(h, |e| e.key.as_slice() == key) {
+            Some(slot) => {
+                let old = std::mem::replace(slot, new);
+                self.heap -= old.heap_size();
+                if old.expire_at != 0 {
+                    self.expires -= 1;
+                    shard.expires -= 1;
+                }
+                Some(old)
+            }
+            None => {
+                shard.table.insert_unique(h, new, Self::rehash(&hasher));
+                self.keys += 1;
+                None
+            }
+        }
+    }
+
+    /// Removes a key, expired or not.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (h, s) = self.locate(key);
+        // Avoid cloning a snapshot-shared shard for a miss.
+        self.shards[s].table.find(h, |e| e.key.as_slice() == key)?;
+        let shard = Arc::make_mut(&mut self.shards[s]);
+        let Ok(occ) = shard.table.find_entry(h, |e| e.key.as_slice() == key) else {
+            return None;
+        };
+        let (old, _) = occ.remove();
+        self.keys -= 1;
+        self.heap -= old.heap_size();
+        if old.expire_at != 0 {
+            self.expires -= 1;
+            shard.expires -= 1;
+        }
+        Some(old)
+    }
+
+    /// Removes every key. The old tables are returned so a caller can drop
+    /// them off the hot path (`FLUSHALL ASYNC`).
+    pub fn clear(&mut self) -> Vec<Arc<Shard>> {
+        self.keys = 0;
+        self.expires = 0;
+        self.heap = 0;
+        std::mem::replace(
+            &mut self.shards,
+            (0..SHARDS).map(|_| Arc::new(Shard::default())).collect(),
+        )
+    }
+
+    /// A point-in-time view for a snapshot: shares every shard.
+    pub fn view(&self) -> Vec<Arc<Shard>> {
+        self.shards.clone()
+    }
+
+    /// Visits whole shards from `cursor` until at least `count` entries were
+    /// offered to `f`. Returns the next cursor (0 when done).
+    pub fn scan(&self, cursor: usize, count: usize, mut f: impl FnMut(&Entry)) -> usize {
+        let mut seen = 0;
+        let mut s = cursor;
+        while s < SHARDS {
+            for e in self.shards[s].table.iter() {
+                f(e);
+                seen += 1;
+            }
+            s += 1;
+            if seen >= count {
+                break;
+            }
+        }
+        if s >= SHARDS {
+            0
+        } else {
+            s
+        }
+    }
+
+    /// Every live entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.shards.iter().flat_map(|s| s.table.iter())
+    }
+
+    /// A random key that has not expired (`RANDOMKEY`), deleting expired
+    /// ones it comes across.
+    pub fn random_key(&mut self, now: u64) -> Option<Blob> {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        for _ in 0..100 {
+            if self.keys == 0 {
+                return None;
+            }
+            let start = rng.gen_range(0..SHARDS);
+            let shard = (0..SHARDS)
+                .map(|i| (start + i) & (SHARDS - 1))
+                .find(|&i| !self.shards[i].table.is_empty())?;
+            let table = &self.shards[shard].table;
+            let e = table.iter().nth(rng.gen_range(0..table.len()))?;
+            if !e.is_expired(now) {
+                return Some(e.key.clone());
+            }
+            let key = e.key.clone();
+            self.remove(&key);
+            self.expired += 1;
+        }
+        None
+    }
+
+    /// Active expiry: visits up to `max_shards` shards that hold keys with a
+    /// deadline and deletes the expired ones. Returns the deleted keys.
+    pub fn sweep_expired(&mut self, now: u64, max_shards: usize) -> Vec<Blob> {
+        let mut removed = Vec::new();
+        if self.expires == 0 {
+            return removed;
+        }
+        let mut visited = 0;
+        for _ in 0..SHARDS {
+            let s = self.sweep_cursor;
+            self.sweep_cursor = (self.sweep_cursor + 1) & (SHARDS - 1);
+            if self.shards[s].expires == 0 {
+                continue;
+            }
+            visited += 1;
+            let any = self.shards[s].table.iter().any(|e| e.is_expired(now));
+            if any {
+                let shard = Arc::make_mut(&mut self.shards[s]);
+                let before = shard.table.len();
+                let mut freed = 0;
+                shard.table.retain(|e| {
+                    if e.is_expired(now) {
+                        freed += e.heap_size();
+                        removed.push(e.key.clone());
+                        false
+                    } else {
+                        true
+                    }
+                });
+                self.heap -= freed;
+                self.expired += (before - shard.table.len()) as u64;
+                // Only keys with a deadline can expire.
+                let gone = before - shard.table.len();
+                shard.expires -= gone;
+                self.expires -= gone;
+                self.keys -= gone;
+            }
+            if visited >= max_shards {
+                break;
+            }
+        }
+        removed
+    }
+}
+
+/// All databases, plus the counters `INFO keyspace`/`stats` report.
+#[derive(Debug)]
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::new()).collect(),
+        }
+    }
+
+    pub fn used_memory(&self) -> usize {
+        self.dbs.iter().map(Db::used_memory).sum()
+    }
+
+    /// (expired keys, keyspace hits, keyspace misses) over all databases.
+    pub fn counters(&self) -> (u64, u64, u64) {
+        self.dbs.iter().fold((0, 0, 0), |(e, h, m), d| {
+            (e + d.expired, h + d.hits, m + d.misses)
+        })
+    }
+
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(Db::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Blob::new(v.as_bytes()))
+    }
+
+    #[test]
+    fn insert_get_remove_keep_counters() {
+        let mut db = Db::new();
+        assert!(db.insert(b"a", s("1"), 0, 1).is_none());
+        assert!(db.insert(b"b", s("2"), 500, 1).is_none());
+        assert_eq!((db.len(), db.expires_len()), (2, 1));
+        assert!(db.insert(b"b", s("3"), 0, 1).is_some());
+        assert_eq!((db.len(), db.expires_len()), (2, 0));
+        assert_eq!(db.get(b"b", 2).unwrap().value, s("3"));
+        assert!(db.remove(b"a").is_some());
+        assert!(db.remove(b"a").is_none());
+        assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn lazy_expiry_is_strictly_after_deadline() {
+        let mut db = Db::new();
+        db.insert(b"k", s("v"), 1000, 1);
+        assert!(db.get(b"k", 1000).is_some());
+        assert!(db.peek(b"k", 1001).is_none());
+        assert!(db.get(b"k", 0).is_some(), "now=0 (loading) never expires");
+        assert!(db.get(b"k", 1001).is_none());
+        assert_eq!((db.len(), db.expires_len(), db.expired), (0, 0, 1));
+    }
+
+    #[test]
+    fn entry_mut_updates_expiry_and_memory() {
+        let mut db = Db::new();
+        db.insert(b"k", s("short"), 0, 1);
+        let base = db.heap;
+        {
+            let mut e = db.get_mut(b"k", 1).unwrap();
+            e.expire_at = 99;
+            let Value::Str(b) = &mut e.value;
+            b.append(&[b'x'; 100]);
+        }
+        assert_eq!(db.expires_len(), 1);
+        assert!(db.heap > base + 100);
+        {
+            let mut e = db.get_mut(b"k", 1).unwrap();
+            e.expire_at = 0;
+            e.value = s("tiny");
+        }
+        assert_eq!((db.expires_len(), db.heap), (0, 0));
+    }
+
+    #[test]
+    fn snapshot_view_is_isolated_from_later_writes() {
+        let mut db = Db::new();
+        for i in 0..5000 {
+            db.insert(format!("k{i}").as_bytes(), s("old"), 0, 1);
+        }
+        let view = db.view();
+        for i in 0..5000 {
+            db.insert(format!("k{i}").as_bytes(), s("new"), 0, 1);
+        }
+        db.insert(b"extra", s("x"), 0, 1);
+        let in_view: usize = view.iter().map(|s| s.len()).sum();
+        assert_eq!(in_view, 5000);
+        assert!(view.iter().flat_map(|s| s.iter()).all(|e| e.value == s("old")));
+        assert_eq!(db.len(), 5001);
+    }
+
+    #[test]
+    fn scan_visits_every_key_once() {
+        let mut db = Db::new();
+        for i in 0..3000 {
+            db.insert(format!("k{i}").as_bytes(), s("v"), 0, 1);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = db.scan(cursor, 10, |e| assert!(seen.insert(e.key.to_vec())));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 3000);
+    }
+
+    #[test]
+    fn sweep_removes_only_expired_keys() {
+        let mut db = Db::new();
+        for i in 0..2000u64 {
+            let at = if i % 2 == 0 { 100 } else { 0 };
+            db.insert(format!("k{i}").as_bytes(), s("v"), at, 1);
+        }
+        db.insert(b"later", s("v"), 10_000, 1);
+        let mut removed = 0;
+        for _ in 0..10 {
+            removed += db.sweep_expired(200, SHARDS).len();
+        }
+        assert_eq!(removed, 1000);
+        assert_eq!((db.len(), db.expires_len()), (1001, 1));
+    }
+
+    #[test]
+    fn random_key_skips_expired() {
+        let mut db = Db::new();
+        assert!(db.random_key(1).is_none());
+        db.insert(b"dead", s("v"), 5, 1);
+        db.insert(b"live", s("v"), 0, 1);
+        for _ in 0..20 {
+            assert_eq!(&*db.random_key(10).unwrap(), b"live");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Commands: the table, argument helpers and dispatch.
+//!
+//! Every command is one [`Command`] entry in a family file (`strings`,
+//! `keys`, `server`, `conn`): name, arity, flags, key positions, docs and
+//! handler. `COMMAND`, arity checks and unknown-command errors are all
+//! generated from that table, so a command cannot exist without its metadata.
+//!
+//! A handler runs with the keyspace already locked ([`Ctx::store`]) and
+//! writes its reply into [`Ctx::out`]. It either writes exactly one reply and
+//! returns `Ok`, or writes nothing and returns the error text, which dispatch
+//! turns into an error reply. Work that must not happen under the lock
+//! (waiting for a snapshot, shutting down) is requested through
+//! [`Ctx::action`] and carried out by the connection after the batch.
+//!
+//! Writes call [`Ctx::propagate`] with the command in the form it must be
+//! replayed (relative times made absolute, `INCRBYFLOAT` as `SET`), which
+//! feeds the append-only file; replay of that file is therefore
+//! deterministic.
+
+pub mod conn;
+mod docs;
+mod info;
+pub mod keys;
+pub mod longdouble;
+pub mod server;
+pub mod strings;
+mod table;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::atlas::{Db, Keyspace};
+use crate::persist::AofStream;
+use crate::resp::parse::parse_i64;
+use crate::resp::Out;
+use crate::server::{Client, Server};
+
+pub use table::{lookup, Command, Flags, COMMANDS};
+
+/// An error reply, with its code (`ERR ...`, `WRONGTYPE ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError(Cow::Borrowed(s))
+    }
+}
+impl From<String> for CmdError {
+    fn from(s: String) -> Self {
+        CmdError(Cow::Owned(s))
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+
+/// What lives behind the server's one keyspace lock: the data, and the
+/// append-only stream that must stay in the same order as the data changes.
+#[derive(Debug)]
+pub struct Store {
+    pub ks: Keyspace,
+    pub aof: AofStream,
+    /// Writes since the last snapshot.
+    pub dirty: u64,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Store {
+        Store {
+            ks: Keyspace::new(databases),
+            aof: AofStream::default(),
+            dirty: 0,
+        }
+    }
+}
+
+/// Work a handler asks the connection to do once the lock is released.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Close after flushing the reply (`QUIT`, a killed client).
+    Close,
+    /// Stop the server (`SHUTDOWN`); `save` forces a final snapshot.
+    Shutdown { save: bool },
+    /// Write a snapshot and reply when it is on disk (`SAVE`).
+    Save,
+    /// Block for up to `timeout` (0 = forever) for `numreplicas` replicas
+    /// (`WAIT`); standalone has none.
+    Wait {
+        numreplicas: i64,
+        timeout: Duration,
+    },
+}
+
+/// Everything a handler may touch.
+pub struct Ctx<'a> {
+    pub server: &'a Arc<Server>,
+    pub store: &'a mut Store,
+    pub client: &'a mut Client,
+    pub out: &'a mut Out,
+    /// Unix ms this command runs at; 0 while loading (nothing expires).
+    pub now: u64,
+    /// True while replaying the AOF: nothing is propagated.
+    pub loading: bool,
+    pub action: Option<Action>,
+}
+
+impl Ctx<'_> {
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.store.ks.dbs[self.client.db]
+    }
+
+    /// Records a write in the append-only stream, in replayable form.
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        self.store.dirty += 1;
+        if !self.loading {
+            self.store.aof.append(self.client.db, args);
+        }
+    }
+
+    /// Propagates the command exactly as the client sent it.
+    pub fn propagate_argv(&mut self, args: &[Bytes]) {
+        let v: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+        self.propagate(&v);
+    }
+}
+
+/// Runs one command: lookup, arity and auth checks, handler, error reply.
+pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
+    let Some(cmd) = lookup(&args[0]) else {
+        ctx.out.error(&unknown_command(args));
+        return;
+    };
+    let (cmd, name) = match resolve_subcommand(cmd, args) {
+        Ok(x) => x,
+        Err(e) => {
+            ctx.out.error(&e.0);
+            return;
+        }
+    };
+    if !cmd.arity_ok(args.len()) {
+        ctx.out.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+        return;
+    }
+    if !ctx.client.authenticated && !cmd.has(Flags::NO_AUTH) {
+        ctx.out.error("NOAUTH Authentication required.");
+        return;
+    }
+    ctx.client.last_cmd = cmd.full_name;
+    if let Err(e) = (cmd.run)(ctx, args) {
+        ctx.out.error(&e.0);
+    }
+}
+
+/// For container commands (`CONFIG GET`), the subcommand entry and the
+/// name used in error texts (`config|get`).
+fn resolve_subcommand<'c>(
+    cmd: &'c Command,
+    args: &[Bytes],
+) -> Result<(&'c Command, &'static str), CmdError> {
+    if cmd.subcommands.is_empty() {
+        return Ok((cmd, cmd.name));
+    }
+    if args.len() < 2 {
+        return Err(format!("ERR wrong number of arguments for '{}' command", cmd.name).into());
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match cmd.subcommands.iter().find(|s| s.name == sub) {
+        Some(s) => Ok((s, s.full_name)),
+        None => Err(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(&args[1]), 128),
+            cmd.name.to_ascii_uppercase()
+        )
+        .into()),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Redis's text: `unknown command 'foo', with args beginning with: 'a' 'b' `.
+pub fn unknown_command(args: &[Bytes]) -> String {
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        let a = String::from_utf8_lossy(a);
+        rest.push_str(&format!("'{}' ", truncate(&a, room)));
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate(&String::from_utf8_lossy(&args[0]), 128),
+        rest
+    )
+}
+
+// ---- argument helpers -------------------------------------------------
+
+pub fn arg_i64(a: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(a).ok_or(CmdError::from(NOT_INTEGER))
+}
+
+/// Parses a float argument the way Redis's `getDoubleFromObject` does:
+/// no leading/trailing space, no NaN.
+pub fn arg_f64(a: &[u8]) -> Result<f64, CmdError> {
+    let s = std::str::from_utf8(a).map_err(|_| CmdError::from(NOT_FLOAT))?;
+    if s.is_empty() || s.starts_with(|c: char| c.is_whitespace()) || s.ends_with(|c: char| c.is_whitespace()) {
+        return Err(NOT_FLOAT.into());
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => s.parse().map_err(|_| CmdError::from(NOT_FLOAT))?,
+    };
+    if v.is_nan() {
+        return Err(NOT_FLOAT.into());
+    }
+    Ok(v)
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(a: &[u8], kw: &str) -> bool {
+    a.eq_ignore_ascii_case(kw.as_bytes())
+}
+
+/// Current Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

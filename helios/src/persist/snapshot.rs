@@ -1,0 +1,304 @@
+//! Snapshot files: the whole keyspace at one instant.
+//!
+//! # Format (version 1), all integers little-endian
+//!
+//! ```text
+//! header   (32 bytes)
+//!   magic        8  b"HELIOSSN"
+//!   version      4  u32 = 1
+//!   header_crc   4  u32, CRC-32C of the 32 header bytes with this field zeroed
+//!   generation   8  u64, the AOF generation that continues this snapshot
+//!   created_ms   8  u64, Unix ms of the point in time captured
+//! block*   one or more
+//!   length       4  u32, payload bytes
+//!   crc32c       4  u32, CRC-32C of the payload
+//!   payload      length bytes: records, never split across blocks
+//! record
+//!   0x01 SELECT  db: u32                      following entries belong to db
+//!   0x02 STRING  expire_ms: u64 (0 = none), key_len: u32, key, val_len: u32, val
+//!   0xFF END     keys: u64                    total entries; last record of the file
+//! ```
+//!
+//! Blocks are about 64 KiB, so a flipped bit is reported with the offset of
+//! the block that holds it. A snapshot is written to `<name>.tmp`, fsynced,
+//! renamed into place and the directory fsynced: a reader never sees a
+//! partial file under the final name, so any verification failure is
+//! corruption and refuses start-up.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{io_err, sync_dir, PersistError};
+use crate::atlas::{Blob, Keyspace, Shard, Value};
+
+const MAGIC: &[u8; 8] = b"HELIOSSN";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 32;
+const BLOCK_TARGET: usize = 64 * 1024;
+
+const REC_SELECT: u8 = 0x01;
+const REC_STRING: u8 = 0x02;
+const REC_END: u8 = 0xFF;
+
+/// A point-in-time view of every database (shards shared copy-on-write).
+pub type View = Vec<Vec<Arc<Shard>>>;
+
+/// Captures a view of the keyspace. Cheap: clones `Arc`s only.
+pub fn capture(ks: &Keyspace) -> View {
+    ks.dbs.iter().map(|db| db.view()).collect()
+}
+
+struct BlockWriter<W: Write> {
+    out: W,
+    block: Vec<u8>,
+}
+
+impl<W: Write> BlockWriter<W> {
+    fn flush_block(&mut self) -> std::io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        self.out.write_all(&(self.block.len() as u32).to_le_bytes())?;
+        self.out.write_all(&crc32c::crc32c(&self.block).to_le_bytes())?;
+        self.out.write_all(&self.block)?;
+        self.block.clear();
+        Ok(())
+    }
+
+    fn record_done(&mut self) -> std::io::Result<()> {
+        if self.block.len() >= BLOCK_TARGET {
+            self.flush_block()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `view` to `path` atomically. Entries already expired at
+/// `created_ms` are left out: every later command saw them as absent.
+/// Returns the number of keys written.
+pub fn write(path: &Path, view: &View, gen: u64, created_ms: u64) -> Result<u64, PersistError> {
+    let tmp = path.with_extension("hsnap.tmp");
+    let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut w = BlockWriter {
+        out: BufWriter::with_capacity(256 * 1024, file),
+        block: Vec::with_capacity(BLOCK_TARGET * 2),
+    };
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&VERSION.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    header.extend_from_slice(&gen.to_le_bytes());
+    header.extend_from_slice(&created_ms.to_le_bytes());
+    let hcrc = crc32c::crc32c(&header);
+    header[12..16].copy_from_slice(&hcrc.to_le_bytes());
+    let mut keys = 0u64;
+    let res: std::io::Result<()> = (|| {
+        w.out.write_all(&header)?;
+        for (db, shards) in view.iter().enumerate() {
+            if shards.iter().all(|s| s.is_empty()) {
+                continue;
+            }
+            w.block.push(REC_SELECT);
+            w.block.extend_from_slice(&(db as u32).to_le_bytes());
+            for e in shards.iter().flat_map(|s| s.iter()) {
+                if e.is_expired(created_ms) {
+                    continue;
+                }
+                match &e.value {
+                    Value::Str(v) => {
+                        w.block.push(REC_STRING);
+                        w.block.extend_from_slice(&e.expire_at.to_le_bytes());
+                        w.block.extend_from_slice(&(e.key.len() as u32).to_le_bytes());
+                        w.block.extend_from_slice(&e.key);
+                        w.block.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                        w.block.extend_from_slice(v);
+                    }
+                }
+                keys += 1;
+                w.record_done()?;
+            }
+        }
+        w.block.push(REC_END);
+        w.block.extend_from_slice(&keys.to_le_bytes());
+        w.flush_block()?;
+        w.out.flush()?;
+        w.out.get_ref().sync_all()
+    })();
+    res.map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(keys)
+}
+
+/// Header fields of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub generation: u64,
+    pub created_ms: u64,
+    pub keys: u64,
+}
+
+/// Loads a snapshot into `ks` (which should be empty).
+pub fn load(path: &Path, ks: &mut Keyspace) -> Result<SnapshotInfo, PersistError> {
+    let mut data = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(io_err(path))?;
+    let corrupt = |offset: usize, what: &str| PersistError::Corrupt {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        what: what.to_string(),
+    };
+    if data.len() < HEADER_LEN || &data[..8] != MAGIC {
+        return Err(corrupt(0, "not a Helios snapshot (bad magic)"));
+    }
+    let u32_at = |d: &[u8], i: usize| u32::from_le_bytes(d[i..i + 4].try_into().expect("4 bytes"));
+    let u64_at = |d: &[u8], i: usize| u64::from_le_bytes(d[i..i + 8].try_into().expect("8 bytes"));
+    let version = u32_at(&data, 8);
+    if version != VERSION {
+        return Err(corrupt(8, &format!("unsupported snapshot version {version}")));
+    }
+    let mut h = data[..HEADER_LEN].to_vec();
+    h[12..16].fill(0);
+    if crc32c::crc32c(&h) != u32_at(&data, 12) {
+        return Err(corrupt(0, "header checksum mismatch"));
+    }
+    let generation = u64_at(&data, 16);
+    let created_ms = u64_at(&data, 24);
+    let mut pos = HEADER_LEN;
+    let mut db = 0usize;
+    let mut keys = 0u64;
+    let mut ended = None;
+    while pos < data.len() {
+        if ended.is_some() {
+            return Err(corrupt(pos, "data after the end record"));
+        }
+        if data.len() - pos < 8 {
+            return Err(corrupt(pos, "truncated block header"));
+        }
+        let len = u32_at(&data, pos) as usize;
+        let crc = u32_at(&data, pos + 4);
+        let body_at = pos + 8;
+        if data.len() - body_at < len {
+            return Err(corrupt(pos, "block extends past the end of the file"));
+        }
+        let body = &data[body_at..body_at + len];
+        if crc32c::crc32c(body) != crc {
+            return Err(corrupt(pos, "block checksum mismatch"));
+        }
+        let mut i = 0;
+        let need = |i: usize, n: usize| -> Result<(), PersistError> {
+            if body.len() - i < n {
+                Err(corrupt(pos, "record truncated inside its block"))
+            } else {
+                Ok(())
+            }
+        };
+        while i < body.len() {
+            let tag = body[i];
+            i += 1;
+            match tag {
+                REC_SELECT => {
+                    need(i, 4)?;
+                    db = u32_at(body, i) as usize;
+                    i += 4;
+                    if db >= ks.dbs.len() {
+                        return Err(corrupt(pos, &format!("database {db} out of range")));
+                    }
+                }
+                REC_STRING => {
+                    need(i, 12)?;
+                    let expire_at = u64_at(body, i);
+                    let klen = u32_at(body, i + 8) as usize;
+                    i += 12;
+                    need(i, klen + 4)?;
+                    let key = &body[i..i + klen];
+                    i += klen;
+                    let vlen = u32_at(body, i) as usize;
+                    i += 4;
+                    need(i, vlen)?;
+                    let val = &body[i..i + vlen];
+                    i += vlen;
+                    ks.dbs[db].insert(key, Value::Str(Blob::new(val)), expire_at, created_ms);
+                    keys += 1;
+                }
+                REC_END => {
+                    need(i, 8)?;
+                    ended = Some(u64_at(body, i));
+                    i += 8;
+                    if i != body.len() {
+                        return Err(corrupt(pos, "data after the end record"));
+                    }
+                }
+                t => return Err(corrupt(pos, &format!("unknown record type 0x{t:02x}"))),
+            }
+        }
+        pos = body_at + len;
+    }
+    match ended {
+        Some(n) if n == keys => Ok(SnapshotInfo {
+            generation,
+            created_ms,
+            keys,
+        }),
+        Some(n) => Err(corrupt(pos, &format!("end record counts {n} keys, file holds {keys}"))),
+        None => Err(corrupt(pos, "missing end record (truncated file)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(n: usize) -> Keyspace {
+        let mut ks = Keyspace::new(16);
+        for i in 0..n {
+            let v = if i % 3 == 0 { vec![b'x'; 100] } else { b"v".to_vec() };
+            ks.dbs[i % 2].insert(format!("key:{i}").as_bytes(), Value::Str(Blob::new(&v)), if i % 5 == 0 { 9_999_999_999_999 } else { 0 }, 1);
+        }
+        ks.dbs[7].insert(b"gone", Value::Str(Blob::new(b"x")), 10, 1);
+        ks
+    }
+
+    #[test]
+    fn roundtrip_keeps_values_expiry_and_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("snapshot-00000002.hsnap");
+        let ks = sample(20_000);
+        let n = write(&p, &capture(&ks), 2, 1000).unwrap();
+        assert_eq!(n, 20_000, "the expired key is not written");
+        let mut back = Keyspace::new(16);
+        let info = load(&p, &mut back).unwrap();
+        assert_eq!(info, SnapshotInfo { generation: 2, created_ms: 1000, keys: 20_000 });
+        for db in 0..2 {
+            assert_eq!(back.dbs[db].len(), ks.dbs[db].len());
+            assert_eq!(back.dbs[db].expires_len(), ks.dbs[db].expires_len());
+            for e in ks.dbs[db].iter() {
+                let got = back.dbs[db].peek(&e.key, 1).unwrap();
+                assert_eq!((&got.value, got.expire_at), (&e.value, e.expire_at));
+            }
+        }
+        assert!(back.dbs[7].is_empty());
+    }
+
+    #[test]
+    fn any_flipped_byte_is_detected_with_an_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.hsnap");
+        write(&p, &capture(&sample(5000)), 1, 1000).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        for at in [0, 9, 13, 17, 30, HEADER_LEN + 2, HEADER_LEN + 10, good.len() / 2, good.len() - 3] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            std::fs::write(&p, &bad).unwrap();
+            let err = load(&p, &mut Keyspace::new(16)).unwrap_err();
+            assert!(matches!(err, PersistError::Corrupt { .. }), "byte {at}: {err}");
+        }
+        std::fs::write(&p, &good[..good.len() - 20]).unwrap();
+        assert!(load(&p, &mut Keyspace::new(16)).is_err(), "truncation detected");
+    }
+}
