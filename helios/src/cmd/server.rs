@@ -110,7 +110,7 @@ fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         _ => return Err(SYNTAX.into()),
     };
     let server = ctx.server;
-    match server.start_snapshot() {
+    match server.start_snapshot_locked(ctx.store) {
         Ok(()) => ctx.out.simple("Background saving started"),
         Err(e) if schedule => {
             let _ = e;
@@ -126,7 +126,7 @@ fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// AOF generation), so this is `BGSAVE` with Redis's replies.
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let server = ctx.server;
-    match server.start_snapshot() {
+    match server.start_snapshot_locked(ctx.store) {
         Ok(()) => ctx.out.simple("Background append only file rewriting started"),
         Err(_) => {
             server.snapshots.lock().scheduled = true;

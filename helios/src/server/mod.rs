@@ -222,13 +222,20 @@ impl Server {
 
     /// Starts a background snapshot. Errors if one is already running.
     pub fn start_snapshot(self: &Arc<Self>) -> Result<(), &'static str> {
-        self.begin_snapshot(None)
+        let mut st = self.store.lock();
+        self.start_snapshot_locked(&mut st)
+    }
+
+    /// [`Server::start_snapshot`] for a caller that already holds the
+    /// keyspace lock (a command handler).
+    pub fn start_snapshot_locked(self: &Arc<Self>, st: &mut Store) -> Result<(), &'static str> {
+        self.begin_snapshot(st, None)
             .map_err(|_| "ERR Background save already in progress")
     }
 
-    /// Starts a snapshot, registering `waiter` for its result; gives the
-    /// waiter back if a snapshot is already running.
-    fn begin_snapshot(self: &Arc<Self>, waiter: Option<Waiter>) -> Result<(), Option<Waiter>> {
+    /// Starts a snapshot of `st`, registering `waiter` for its result;
+    /// gives the waiter back if a snapshot is already running.
+    fn begin_snapshot(self: &Arc<Self>, st: &mut Store, waiter: Option<Waiter>) -> Result<(), Option<Waiter>> {
         {
             let mut s = self.snapshots.lock();
             if s.in_progress {
@@ -240,12 +247,9 @@ impl Server {
             s.waiters.extend(waiter);
         }
         let created = unix_ms();
-        let (gen, view) = {
-            let mut st = self.store.lock();
-            let gen = st.aof.cut();
-            st.dirty = 0;
-            (gen, snapshot::capture(&st.ks))
-        };
+        let gen = st.aof.cut();
+        st.dirty = 0;
+        let view = snapshot::capture(&st.ks);
         let server = self.clone();
         let spawned = std::thread::Builder::new()
             .name("snapshot".into())
@@ -263,7 +267,11 @@ impl Server {
     pub async fn save(self: &Arc<Self>) -> Result<(), String> {
         loop {
             let (tx, rx) = oneshot::channel();
-            match self.begin_snapshot(Some(tx)) {
+            let started = {
+                let mut st = self.store.lock();
+                self.begin_snapshot(&mut st, Some(tx))
+            };
+            match started {
                 Ok(()) => return rx.await.unwrap_or_else(|_| Err("snapshot abandoned".into())),
                 Err(tx) => {
                     let registered = {

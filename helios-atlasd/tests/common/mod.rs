@@ -1,0 +1,198 @@
+//! Test support: real `helios-atlasd` and `redis-server` processes on free
+//! loopback ports, cleaned up (killed, temp dirs removed) even when a test
+//! fails.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind :0");
+    l.local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening on {port}: {status}");
+        }
+        assert!(Instant::now() < deadline, "{what} did not listen on {port} within 30s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `helios-atlasd`. Killed with SIGKILL on drop.
+pub struct Atlasd {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    log: PathBuf,
+}
+
+impl Atlasd {
+    /// Starts a node with a fresh data directory.
+    pub fn start(extra: &[&str]) -> Atlasd {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let mut n = Atlasd::start_in(&dir, extra);
+        n._tmp = Some(tmp);
+        n
+    }
+
+    /// Starts a node on an existing data directory (restarts).
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Atlasd {
+        let port = free_port();
+        let log = dir.with_extension(format!("{port}.log"));
+        let logf = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_helios-atlasd"));
+        cmd.arg(format!("-listen=127.0.0.1:{port}"))
+            .arg(format!("-data-dir={}", dir.display()))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(logf);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HELIOS_") {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn helios-atlasd");
+        wait_for_port(port, &mut child, "helios-atlasd");
+        Atlasd { child, port, dir: dir.to_path_buf(), _tmp: None, log }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        connect(self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// kill -9, and wait for the process to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait up to 30s for a clean exit; returns the status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "helios-atlasd ignored SIGTERM for 30s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Atlasd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+pub fn connect(port: u16) -> redis::Connection {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let con = client
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("connect");
+    con.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    con
+}
+
+/// The real `redis-server` (Debian package), the oracle for semantics.
+pub struct RedisServer {
+    pub child: Child,
+    pub port: u16,
+    _tmp: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server; .ci/run does this)");
+        wait_for_port(port, &mut child, "redis-server");
+        RedisServer { child, port, _tmp: tmp }
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        connect(self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw TCP connection for protocol-level tests.
+pub struct Raw {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Raw { stream, reader }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Reads one CRLF-terminated line (including the CRLF).
+    pub fn line(&mut self) -> String {
+        let mut s = String::new();
+        self.reader.read_line(&mut s).unwrap();
+        s
+    }
+
+    /// True when the server closed the connection (EOF).
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.reader.read(&mut b), Ok(0) | Err(_))
+    }
+}
+
+/// Runs `redis-cli` with arguments against a port; returns stdout.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli must be installed (apt-get install redis-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,1553 @@
+//! Differential test: the real `redis-server` is the oracle for Helios.
+//!
+//! A seeded random sequence of string and generic-key commands, with valid
+//! and invalid arguments, runs against both servers over a small key space
+//! (`k0`..`k11` and a few odd names, in databases 0..2) from several logical
+//! clients, each with its own connection to both servers. Every reply must
+//! be equal as a `redis::Value`, error texts included, except where Redis's
+//! own reply is time- or implementation-dependent:
+//!
+//! * `TTL`/`PTTL` are compared with a tolerance (1 s / 100 ms, plus twice the
+//!   longest gap seen between the two servers' replies, which only matters
+//!   on a loaded machine); so are `EXPIRETIME`/`PEXPIRETIME` of deadlines that
+//!   were given as relative times. Deadlines given as absolute times (`EXAT`, `PXAT`, `EXPIREAT`,
+//!   `PEXPIREAT`) must match exactly. Relative expiries are drawn from
+//!   1000..200000 s and absolute ones from now+300000..500000 s, every number
+//!   of seconds at most once, so `GT`/`LT` comparisons never tie.
+//! * Tiny expiries (1..5 ms, or an absolute time in the past) run as one step:
+//!   the command, a 10 ms sleep, then `EXISTS`/`GET` on both (the key must be
+//!   gone on both).
+//! * `KEYS` is compared sorted; `SCAN` as the set of keys a full iteration
+//!   returns (Helios returns whole hash shards per call, so `COUNT` is not an
+//!   upper bound); `RANDOMKEY` by property (nil on both, or a key that exists).
+//! * `OBJECT ENCODING` is compared only for keys whose value Redis encodes
+//!   by content (last written by `SET`-like commands or counters). Redis
+//!   keeps `APPEND`/`SETRANGE` results `raw` and `INCRBYFLOAT` results
+//!   `embstr`, while Helios derives the encoding from the bytes; a small
+//!   model, driven by Redis's replies, tracks which keys are affected.
+//!
+//! A second phase sends pipelines of 20 commands from a random client and
+//! compares the reply arrays element by element; a final check compares
+//! every key of every database (`GET`, `TYPE`, `PTTL`, `PEXPIRETIME`,
+//! `OBJECT ENCODING`), `KEYS *` and `DBSIZE`.
+//!
+//! Environment:
+//! * `HELIOS_DIFF_SEED=<u64>` reproduces a run (the seed is printed; by
+//!   default it is taken from the clock).
+//! * `HELIOS_DIFF_OPS=<n>` changes the number of serial operations (6000).
+//! * `HELIOS_DIFF_KEEP_GOING=1` records every mismatch instead of stopping at
+//!   the first one: after each, Helios's data is rebuilt from Redis's, and
+//!   the test fails at the end listing them all.
+//!
+//! The oracle is Redis 7.0 (Debian), so 7.2-only commands are not used.
+
+mod common;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{connect, Atlasd, RedisServer};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use redis::{Connection, ConnectionLike, Value};
+
+const CLIENTS: usize = 4;
+const NKEYS: usize = 12;
+/// Databases the random commands select, copy and move into.
+const USED_DBS: usize = 3;
+/// Databases the final check looks at (all of them).
+const ALL_DBS: usize = 16;
+const DEFAULT_OPS: usize = 6000;
+const PIPELINES: usize = 100;
+const PIPELINE_LEN: usize = 20;
+const PTTL_TOLERANCE_MS: i64 = 100;
+const TTL_TOLERANCE_S: i64 = 1;
+/// Relative expiries, in seconds from now.
+const REL_SECS: std::ops::Range<i64> = 1_000..200_000;
+/// Absolute expiries, in seconds from now (disjoint from `REL_SECS`).
+const ABS_SECS: std::ops::Range<i64> = 300_000..500_000;
+const ODD_KEYS: &[&[u8]] = &[b"", b"k*", b"K1", b"k12", b"kk"];
+const PATTERNS: &[&str] = &[
+    "*", "*", "k*", "k1*", "k?", "k1?", "k[0-3]", "k[^0-3]*", "*1", "k\\*", "k[", "k[a-", "[k]1",
+    "*k*", "nomatch", "k[1-]", "K*", "", "k**1", "?", "k[!1]", "k[3-1]", "\\k1",
+];
+
+type Args = Vec<Vec<u8>>;
+
+/// The longest time, in ms, between sending a command (or pipeline) to Redis
+/// and receiving Helios's reply to it: a bound on how far apart the two
+/// servers ran it. The TTL tolerances grow by twice this on a loaded machine.
+static MAX_GAP_MS: AtomicU64 = AtomicU64::new(0);
+
+fn note_gap(since: Instant) {
+    MAX_GAP_MS.fetch_max(since.elapsed().as_millis() as u64, Ordering::Relaxed);
+}
+
+/// The tolerance for relative times, in ms or in seconds.
+fn tolerance(ms: bool) -> i64 {
+    let slack = 2 * MAX_GAP_MS.load(Ordering::Relaxed) as i64;
+    if ms {
+        PTTL_TOLERANCE_MS + slack
+    } else {
+        TTL_TOLERANCE_S + slack / 1000
+    }
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn unix_s() -> i64 {
+    unix_ms() / 1000
+}
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+/// How the two replies of one command are compared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cmp {
+    Exact,
+    /// `TTL` (seconds) or `PTTL` (milliseconds): relative to each server's clock.
+    Ttl {
+        ms: bool,
+    },
+    /// `EXPIRETIME` / `PEXPIRETIME`: exact for absolute deadlines.
+    ExpireTime {
+        ms: bool,
+    },
+    /// `KEYS`: the same keys in any order.
+    Sorted,
+    /// `OBJECT ENCODING key`: exact unless the model says Redis's encoding
+    /// depends on history rather than content.
+    Encoding,
+    /// `SCAN` from a cursor Redis accepts but whose page is arbitrary
+    /// (`-1` is `ULONG_MAX` to Redis's `strtoul`): a `[cursor, [keys]]` page on
+    /// both, or the same error.
+    ScanPage,
+}
+
+enum Step {
+    Cmd(Args, Cmp),
+    /// A command that makes `key` expire within a few ms (or at once); then
+    /// a 10 ms sleep and `EXISTS`/`GET key` on both.
+    Expiring(Args, Vec<u8>),
+    /// A full `SCAN` iteration with these options (after the cursor).
+    Scan(Args),
+    RandomKey,
+}
+
+// ---- generation ------------------------------------------------------------
+
+struct Gen {
+    rng: StdRng,
+    used_secs: HashSet<i64>,
+    /// Absolute deadlines handed out, in ms, and rounded to seconds as
+    /// `EXPIRETIME` reports them.
+    abs_ms: HashSet<i64>,
+    abs_s: HashSet<i64>,
+}
+
+impl Gen {
+    fn new(seed: u64) -> Gen {
+        Gen {
+            rng: StdRng::seed_from_u64(seed),
+            used_secs: HashSet::new(),
+            abs_ms: HashSet::new(),
+            abs_s: HashSet::new(),
+        }
+    }
+
+    fn pct(&mut self) -> u32 {
+        self.rng.gen_range(0..100)
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.gen_bool(p)
+    }
+
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        *xs.choose(&mut self.rng).unwrap()
+    }
+
+    fn pick_b(&mut self, xs: &[&str]) -> Vec<u8> {
+        b(self.pick(xs))
+    }
+
+    /// A command name, usually upper case, sometimes lower or mixed.
+    fn name(&mut self, n: &str) -> Vec<u8> {
+        match self.pct() {
+            0..=89 => b(n),
+            90..=94 => b(&n.to_ascii_lowercase()),
+            _ => n
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect::<String>()
+                .into_bytes(),
+        }
+    }
+
+    fn key(&mut self) -> Vec<u8> {
+        if self.chance(0.02) {
+            self.pick(ODD_KEYS).to_vec()
+        } else {
+            format!("k{}", self.rng.gen_range(0..NKEYS)).into_bytes()
+        }
+    }
+
+    fn keys(&mut self, lo: usize, hi: usize) -> Args {
+        let n = self.rng.gen_range(lo..=hi);
+        (0..n).map(|_| self.key()).collect()
+    }
+
+    fn word(&mut self, lo: usize, hi: usize) -> Vec<u8> {
+        let n = self.rng.gen_range(lo..=hi);
+        (0..n).map(|_| self.pick(b"abcdxy")).collect()
+    }
+
+    fn value(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=29 => self.rng.gen_range(-20i64..1000).to_string().into_bytes(),
+            30..=56 => self.word(0, 8),
+            57..=69 => self.pick_b(&[
+                "",
+                "-0",
+                "007",
+                "+1",
+                " 1",
+                "1 ",
+                "0x10",
+                "inf",
+                "-inf",
+                "nan",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "9223372036854775808",
+                "1.5e308",
+                "\0\u{7f}\r\n",
+                "hello world",
+                "1e4932",
+                "12345678901234567890",
+                "0",
+                "-1",
+                "10.50",
+                "3.0",
+                "1e3",
+            ]),
+            70..=79 => {
+                // Around the embstr/raw boundary (44 bytes).
+                let n = self.rng.gen_range(40..=50);
+                (0..n).map(|i| b"abcdefghij"[i % 10]).collect()
+            }
+            80..=89 => {
+                let mant: i64 = self.rng.gen_range(-5000..5000);
+                let frac: u32 = self.rng.gen_range(0..100);
+                match self.pct() {
+                    0..=59 => format!("{mant}.{frac}"),
+                    60..=79 => format!("{mant}e{}", self.rng.gen_range(-3..4)),
+                    _ => format!("{}.{frac:02}", mant as f64 / 7.0),
+                }
+                .into_bytes()
+            }
+            _ => self.rng.gen::<i64>().to_string().into_bytes(),
+        }
+    }
+
+    /// An integer argument for INCRBY/DECRBY/GETRANGE-like commands.
+    fn int_arg(&mut self, small: i64) -> Vec<u8> {
+        match self.pct() {
+            0..=74 => self.rng.gen_range(-small..=small).to_string().into_bytes(),
+            75..=84 => self
+                .pick(&[
+                    i64::MAX,
+                    i64::MIN,
+                    i64::MAX - 1,
+                    i64::MIN + 1,
+                    1 << 62,
+                    -(1 << 62),
+                    0,
+                ])
+                .to_string()
+                .into_bytes(),
+            85..=91 => self.rng.gen::<i64>().to_string().into_bytes(),
+            _ => self.bad_int(),
+        }
+    }
+
+    fn bad_int(&mut self) -> Vec<u8> {
+        self.pick_b(&[
+            "abc",
+            "1.5",
+            "",
+            " 1",
+            "1 ",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "+1",
+            "0x10",
+            "-0",
+            "007",
+            "1e3",
+            "-",
+        ])
+    }
+
+    fn float_arg(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=49 => {
+                let v: f64 = self.rng.gen_range(-1000.0..1000.0);
+                format!("{:.*}", self.rng.gen_range(0..4), v).into_bytes()
+            }
+            50..=64 => self.rng.gen_range(-50i64..50).to_string().into_bytes(),
+            _ => self.pick_b(&[
+                "0.1",
+                "-0.1",
+                "1e3",
+                "5.0e3",
+                "2.0e2",
+                "-3.5",
+                "1e-5",
+                "1e308",
+                "-1e308",
+                "1.7976931348623157e308",
+                "abc",
+                "",
+                "inf",
+                "-inf",
+                "+inf",
+                "nan",
+                "0x10",
+                " 1",
+                "1 ",
+                "-0",
+                "1e-20",
+                "12345678901234567890",
+                "1e4932",
+                "3.",
+                ".5",
+                "1,5",
+                "+1.5",
+            ]),
+        }
+    }
+
+    /// Whole seconds not handed out before, from `range` (offsets from now).
+    fn uniq_secs(&mut self, range: std::ops::Range<i64>) -> i64 {
+        loop {
+            let s = self.rng.gen_range(range.clone());
+            if self.used_secs.insert(s) {
+                return s;
+            }
+        }
+    }
+
+    fn rel_s(&mut self) -> i64 {
+        self.uniq_secs(REL_SECS)
+    }
+
+    fn rel_ms(&mut self) -> i64 {
+        self.uniq_secs(REL_SECS) * 1000 + self.rng.gen_range(0..1000)
+    }
+
+    fn note_abs(&mut self, ms: i64) {
+        self.abs_ms.insert(ms);
+        self.abs_s.insert(ms.saturating_add(500) / 1000);
+    }
+
+    fn abs_s(&mut self) -> i64 {
+        let t = unix_s() + self.uniq_secs(ABS_SECS);
+        self.note_abs(t * 1000);
+        t
+    }
+
+    fn abs_ms(&mut self) -> i64 {
+        let t = (unix_s() + self.uniq_secs(ABS_SECS)) * 1000 + self.rng.gen_range(0..1000);
+        self.note_abs(t);
+        t
+    }
+
+    /// A value for an `EX`/`PX`/`EXAT`/`PXAT` option (never tiny).
+    fn expire_opt_value(&mut self, unit: &str) -> Vec<u8> {
+        if self.chance(0.12) {
+            return self.pick_b(&[
+                "0",
+                "-1",
+                "abc",
+                "",
+                "9223372036854775807",
+                "1.5",
+                "-9223372036854775808",
+                "9223372036854776",
+                "9223372036854775",
+            ]);
+        }
+        match unit {
+            "EX" => self.rel_s(),
+            "PX" => self.rel_ms(),
+            "EXAT" => self.abs_s(),
+            _ => self.abs_ms(),
+        }
+        .to_string()
+        .into_bytes()
+    }
+
+    fn expire_option(&mut self, out: &mut Args) {
+        let unit = self.pick(&["EX", "PX", "EXAT", "PXAT"]);
+        out.push(self.name(unit));
+        out.push(self.expire_opt_value(unit));
+    }
+
+    fn db_index(&mut self) -> Vec<u8> {
+        if self.chance(0.1) {
+            self.pick_b(&[
+                "16",
+                "-1",
+                "abc",
+                "1.5",
+                "2147483648",
+                "-2147483649",
+                "",
+                "15",
+                "9223372036854775808",
+            ])
+        } else {
+            self.rng.gen_range(0..USED_DBS).to_string().into_bytes()
+        }
+    }
+
+    fn step(&mut self) -> Step {
+        const TABLE: &[(&str, u32)] = &[
+            ("GET", 50),
+            ("SET", 90),
+            ("SETNX", 15),
+            ("SETEX", 15),
+            ("PSETEX", 15),
+            ("MGET", 20),
+            ("MSET", 20),
+            ("MSETNX", 15),
+            ("GETSET", 15),
+            ("GETDEL", 15),
+            ("GETEX", 30),
+            ("APPEND", 30),
+            ("STRLEN", 15),
+            ("INCR", 20),
+            ("DECR", 15),
+            ("INCRBY", 20),
+            ("DECRBY", 15),
+            ("INCRBYFLOAT", 25),
+            ("GETRANGE", 20),
+            ("SUBSTR", 8),
+            ("SETRANGE", 25),
+            ("LCS", 20),
+            ("DEL", 25),
+            ("UNLINK", 10),
+            ("EXISTS", 20),
+            ("TYPE", 10),
+            ("EXPIRE", 25),
+            ("PEXPIRE", 20),
+            ("EXPIREAT", 20),
+            ("PEXPIREAT", 20),
+            ("TTL", 25),
+            ("PTTL", 25),
+            ("EXPIRETIME", 15),
+            ("PEXPIRETIME", 15),
+            ("PERSIST", 15),
+            ("KEYS", 15),
+            ("SCAN", 10),
+            ("RANDOMKEY", 8),
+            ("RENAME", 20),
+            ("RENAMENX", 15),
+            ("COPY", 20),
+            ("MOVE", 15),
+            ("TOUCH", 8),
+            ("OBJECT", 15),
+            ("DBSIZE", 10),
+            ("SELECT", 25),
+            ("SWAPDB", 5),
+            ("FLUSHDB", 2),
+            ("PING", 5),
+            ("ECHO", 5),
+            ("UNKNOWN", 5),
+            ("ARITY", 15),
+            ("EXPIRING", 25),
+        ];
+        let total: u32 = TABLE.iter().map(|(_, w)| w).sum();
+        let mut r = self.rng.gen_range(0..total);
+        let mut which = TABLE[0].0;
+        for (n, w) in TABLE {
+            if r < *w {
+                which = n;
+                break;
+            }
+            r -= w;
+        }
+        self.gen_cmd(which)
+    }
+
+    fn gen_cmd(&mut self, which: &str) -> Step {
+        let mut a: Args = vec![self.name(which)];
+        let mut cmp = Cmp::Exact;
+        match which {
+            "GET" | "STRLEN" | "INCR" | "DECR" | "GETDEL" | "TYPE" | "PERSIST" => {
+                a.push(self.key())
+            }
+            "TTL" | "PTTL" => {
+                a.push(self.key());
+                cmp = Cmp::Ttl {
+                    ms: which == "PTTL",
+                };
+            }
+            "EXPIRETIME" | "PEXPIRETIME" => {
+                a.push(self.key());
+                cmp = Cmp::ExpireTime {
+                    ms: which == "PEXPIRETIME",
+                };
+            }
+            "SET" => {
+                a.push(self.key());
+                a.push(self.value());
+                let n = self.pick(&[0, 0, 0, 1, 1, 1, 2, 2, 3]);
+                for _ in 0..n {
+                    match self.pct() {
+                        0..=14 => a.push(self.name("NX")),
+                        15..=29 => a.push(self.name("XX")),
+                        30..=44 => a.push(self.name("GET")),
+                        45..=78 => self.expire_option(&mut a),
+                        79..=92 => a.push(self.name("KEEPTTL")),
+                        93..=96 => a.push(self.pick_b(&["FOO", "PERSIST", "NXX", "EXX"])),
+                        _ => a.push(self.pick_b(&["EX", "PX"])),
+                    }
+                }
+            }
+            "SETNX" | "GETSET" | "APPEND" => {
+                a.push(self.key());
+                a.push(self.value());
+            }
+            "SETEX" | "PSETEX" => {
+                a.push(self.key());
+                a.push(self.expire_opt_value(if which == "SETEX" { "EX" } else { "PX" }));
+                a.push(self.value());
+            }
+            "MGET" | "DEL" | "UNLINK" | "EXISTS" | "TOUCH" => a.extend(self.keys(1, 5)),
+            "MSET" | "MSETNX" => {
+                for k in self.keys(1, 4) {
+                    a.push(k);
+                    a.push(self.value());
+                }
+                if self.chance(0.05) {
+                    a.push(self.key());
+                }
+            }
+            "GETEX" => {
+                a.push(self.key());
+                match self.pct() {
+                    0..=29 => {}
+                    30..=74 => self.expire_option(&mut a),
+                    75..=84 => a.push(self.name("PERSIST")),
+                    _ => {
+                        let v = self.rel_s().to_string().into_bytes();
+                        let w = self.rel_ms().to_string().into_bytes();
+                        let bad: Args = match self.rng.gen_range(0..8) {
+                            0 => vec![b("EX"), v, b("PX"), w],
+                            1 => vec![b("PERSIST"), b("EX"), v],
+                            2 => vec![b("EX"), v, b("PERSIST")],
+                            3 => vec![b("EX")],
+                            4 => vec![b("KEEPTTL")],
+                            5 => vec![b("GET")],
+                            6 => vec![b("EX"), v, b("EX"), w],
+                            _ => vec![b("PERSIST"), b("PERSIST")],
+                        };
+                        a.extend(bad);
+                    }
+                }
+            }
+            "INCRBY" | "DECRBY" => {
+                a.push(self.key());
+                a.push(self.int_arg(100));
+            }
+            "INCRBYFLOAT" => {
+                a.push(self.key());
+                a.push(self.float_arg());
+            }
+            "GETRANGE" | "SUBSTR" => {
+                a.push(self.key());
+                a.push(self.int_arg(25));
+                a.push(self.int_arg(25));
+            }
+            "SETRANGE" => {
+                a.push(self.key());
+                a.push(match self.pct() {
+                    0..=79 => self.rng.gen_range(0..30).to_string().into_bytes(),
+                    80..=89 => self.rng.gen_range(30..1000).to_string().into_bytes(),
+                    _ => self.pick_b(&[
+                        "-1",
+                        "600000000",
+                        "9223372036854775807",
+                        "abc",
+                        "",
+                        "-9223372036854775808",
+                    ]),
+                });
+                a.push(if self.chance(0.1) {
+                    Vec::new()
+                } else {
+                    self.value()
+                });
+            }
+            "LCS" => {
+                a.push(self.key());
+                a.push(self.key());
+                let n = self.pick(&[0, 0, 1, 1, 2, 3]);
+                for _ in 0..n {
+                    match self.pct() {
+                        0..=24 => a.push(self.name("LEN")),
+                        25..=54 => a.push(self.name("IDX")),
+                        55..=74 => {
+                            a.push(self.name("MINMATCHLEN"));
+                            a.push(if self.chance(0.85) {
+                                self.rng.gen_range(-2..6).to_string().into_bytes()
+                            } else {
+                                self.bad_int()
+                            });
+                        }
+                        75..=94 => a.push(self.name("WITHMATCHLEN")),
+                        _ => a.push(self.pick_b(&["FOO", "MINMATCHLEN"])),
+                    }
+                }
+            }
+            "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
+                a.push(self.key());
+                let secs = !which.starts_with('P');
+                let abs = which.ends_with("AT");
+                a.push(match self.pct() {
+                    0..=74 => match (secs, abs) {
+                        (true, false) => self.rel_s(),
+                        (false, false) => self.rel_ms(),
+                        (true, true) => self.abs_s(),
+                        (false, true) => self.abs_ms(),
+                    }
+                    .to_string()
+                    .into_bytes(),
+                    // At once in the past: the key is deleted on both.
+                    75..=84 => match abs {
+                        false => self.pick_b(&["0", "-1", "-1000"]),
+                        true => self.pick_b(&["0", "1", "100", "-5"]),
+                    },
+                    // Far in the future but valid.
+                    85..=89 => {
+                        let v: i64 = if secs { 9_000_000_000_000 } else { i64::MAX };
+                        if abs {
+                            self.note_abs(if secs { v * 1000 } else { v });
+                            v.to_string().into_bytes()
+                        } else if secs {
+                            // Relative: unique like the others, in a range of its own.
+                            (v + self.uniq_secs(REL_SECS)).to_string().into_bytes()
+                        } else {
+                            b("9223372036854775807")
+                        }
+                    }
+                    _ => self.pick_b(&[
+                        "abc",
+                        "",
+                        "1.5",
+                        "9223372036854775807",
+                        "-9223372036854775808",
+                        "9223372036854776",
+                        " 5",
+                    ]),
+                });
+                let n = self.pick(&[0, 0, 0, 1, 1, 1, 1, 2]);
+                for _ in 0..n {
+                    if self.chance(0.05) {
+                        a.push(self.pick_b(&["YY", "x\ny", "NXX"]));
+                    } else {
+                        let f = self.pick(&["NX", "XX", "GT", "LT"]);
+                        a.push(self.name(f));
+                    }
+                }
+            }
+            "KEYS" => {
+                a.push(self.pick_b(PATTERNS));
+                cmp = Cmp::Sorted;
+            }
+            "SCAN" => {
+                if self.chance(0.2) {
+                    // Invalid arguments: a deterministic error.
+                    let bad: Args = match self.rng.gen_range(0..7) {
+                        0 => vec![b("abc")],
+                        1 => vec![b("0"), b("COUNT"), b("0")],
+                        2 => vec![b("0"), b("MATCH")],
+                        3 => vec![b("0"), b("FOO"), b("bar")],
+                        4 => vec![b("0"), b("COUNT"), b("abc")],
+                        5 => vec![b("0"), b("COUNT"), b("-5")],
+                        _ => {
+                            cmp = Cmp::ScanPage;
+                            vec![b("-1")]
+                        }
+                    };
+                    a.extend(bad);
+                } else {
+                    let mut opts = Vec::new();
+                    if self.chance(0.6) {
+                        opts.push(b("MATCH"));
+                        opts.push(self.pick_b(PATTERNS));
+                    }
+                    if self.chance(0.6) {
+                        opts.push(b("COUNT"));
+                        opts.push(self.rng.gen_range(1..20).to_string().into_bytes());
+                    }
+                    if self.chance(0.2) {
+                        opts.push(b("TYPE"));
+                        opts.push(self.pick_b(&["string", "STRING", "list", "foo"]));
+                    }
+                    return Step::Scan(opts);
+                }
+            }
+            "RANDOMKEY" => {
+                if self.chance(0.1) {
+                    a.push(b("x"));
+                } else {
+                    return Step::RandomKey;
+                }
+            }
+            "RENAME" | "RENAMENX" => {
+                let k = self.key();
+                a.push(k.clone());
+                a.push(if self.chance(0.15) { k } else { self.key() });
+            }
+            "COPY" => {
+                let k = self.key();
+                a.push(k.clone());
+                a.push(if self.chance(0.15) { k } else { self.key() });
+                let n = self.pick(&[0, 0, 1, 1, 2]);
+                for _ in 0..n {
+                    match self.pct() {
+                        0..=44 => {
+                            a.push(self.name("DB"));
+                            a.push(self.db_index());
+                        }
+                        45..=89 => a.push(self.name("REPLACE")),
+                        _ => a.push(self.pick_b(&["FOO", "DB"])),
+                    }
+                }
+            }
+            "MOVE" => {
+                a.push(self.key());
+                a.push(self.db_index());
+            }
+            "OBJECT" => {
+                if self.chance(0.9) {
+                    a.push(self.name("ENCODING"));
+                    a.push(self.key());
+                    cmp = Cmp::Encoding;
+                } else {
+                    let bad: Args = match self.rng.gen_range(0..4) {
+                        0 => vec![],
+                        1 => vec![b("ENCODING")],
+                        2 => vec![b("FOO"), b("k1")],
+                        _ => vec![b("encoding"), b("k1"), b("k2")],
+                    };
+                    a.extend(bad);
+                }
+            }
+            "DBSIZE" => {}
+            "SELECT" => a.push(match self.pct() {
+                0..=49 => b("0"),
+                50..=69 => b("1"),
+                70..=89 => b("2"),
+                _ => self.pick_b(&[
+                    "16",
+                    "-1",
+                    "abc",
+                    "1.5",
+                    "2147483648",
+                    "-2147483649",
+                    "",
+                    "15",
+                ]),
+            }),
+            "SWAPDB" => {
+                let x = self.db_index();
+                let y = self.db_index();
+                a.push(x);
+                a.push(y);
+            }
+            "FLUSHDB" => match self.pct() {
+                0..=39 => {}
+                40..=59 => a.push(self.name("ASYNC")),
+                60..=79 => a.push(self.name("SYNC")),
+                _ => a.push(self.pick_b(&["FOO", "ASYNC x"])),
+            },
+            "PING" => {
+                if self.chance(0.5) {
+                    a.push(self.value());
+                }
+            }
+            "ECHO" => a.push(self.value()),
+            "UNKNOWN" => {
+                a = vec![self.pick_b(&[
+                    "FOOBAR",
+                    "GETT",
+                    "foo bar",
+                    "SETEXX",
+                    "CLIENTS",
+                    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                ])];
+                let n = self.rng.gen_range(0..4);
+                for _ in 0..n {
+                    let v = match self.pct() {
+                        0..=79 => self.value(),
+                        80..=89 => vec![b'y'; 150],
+                        _ => b("a\r\nb"),
+                    };
+                    a.push(v);
+                }
+            }
+            "ARITY" => {
+                a = self
+                    .pick(&[
+                        &["GET"][..],
+                        &["GET", "k1", "k2"],
+                        &["SET", "k1"],
+                        &["SETNX", "k1"],
+                        &["SETEX", "k1", "100"],
+                        &["PSETEX", "k1"],
+                        &["GETSET", "k1"],
+                        &["GETDEL"],
+                        &["GETEX"],
+                        &["INCR"],
+                        &["INCRBY", "k1"],
+                        &["DECRBY", "k1", "1", "2"],
+                        &["INCRBYFLOAT", "k1"],
+                        &["GETRANGE", "k1", "0"],
+                        &["SETRANGE", "k1", "0"],
+                        &["SUBSTR", "k1"],
+                        &["LCS", "k1"],
+                        &["APPEND", "k1"],
+                        &["STRLEN"],
+                        &["MGET"],
+                        &["MSET", "k1"],
+                        &["MSET", "k1", "a", "k2"],
+                        &["MSETNX", "k1", "a", "k2"],
+                        &["EXPIRE", "k1"],
+                        &["PEXPIREAT", "k1"],
+                        &["TTL"],
+                        &["PTTL", "k1", "k2"],
+                        &["EXPIRETIME"],
+                        &["PERSIST"],
+                        &["DEL"],
+                        &["UNLINK"],
+                        &["EXISTS"],
+                        &["TOUCH"],
+                        &["TYPE", "k1", "k2"],
+                        &["KEYS"],
+                        &["KEYS", "*", "x"],
+                        &["RENAME", "k1"],
+                        &["RENAMENX", "k1", "k2", "k3"],
+                        &["COPY", "k1"],
+                        &["MOVE", "k1"],
+                        &["DBSIZE", "x"],
+                        &["SELECT"],
+                        &["SELECT", "0", "1"],
+                        &["SWAPDB", "0"],
+                        &["FLUSHDB", "ASYNC", "x"],
+                        &["ECHO"],
+                        &["ECHO", "a", "b"],
+                        &["PING", "a", "b"],
+                        &["SCAN"],
+                        &["RANDOMKEY", "x"],
+                        &["OBJECT"],
+                        &["OBJECT", "ENCODING"],
+                    ])
+                    .iter()
+                    .map(|s| b(s))
+                    .collect();
+            }
+            "EXPIRING" => {
+                let k = self.key();
+                let tiny = self.rng.gen_range(1..=5i64).to_string().into_bytes();
+                let v = self.value();
+                let args: Args = match self.rng.gen_range(0..9) {
+                    0 => vec![b("SET"), k.clone(), v, b("PX"), tiny],
+                    1 => vec![b("PSETEX"), k.clone(), tiny, v],
+                    2 => vec![b("PEXPIRE"), k.clone(), tiny],
+                    3 => vec![b("GETEX"), k.clone(), b("PX"), tiny],
+                    4 => vec![
+                        b("SET"),
+                        k.clone(),
+                        v,
+                        b("PXAT"),
+                        (unix_ms() + 3).to_string().into_bytes(),
+                    ],
+                    5 => vec![b("SET"), k.clone(), v, b("EXAT"), b("1000")],
+                    6 => vec![b("GETEX"), k.clone(), b("EXAT"), b("1")],
+                    7 => vec![
+                        b("PEXPIREAT"),
+                        k.clone(),
+                        (unix_ms() + 2).to_string().into_bytes(),
+                    ],
+                    _ => vec![b("SET"), k.clone(), v, b("PX"), tiny, b("GET")],
+                };
+                return Step::Expiring(args, k);
+            }
+            other => unreachable!("no generator for {other}"),
+        }
+        Step::Cmd(a, cmp)
+    }
+}
+
+// ---- the encoding model -------------------------------------------------------
+
+/// What the test knows about Redis's state beyond the replies: each client's
+/// selected database, and which keys Redis stores with a history-dependent
+/// encoding (`APPEND`, `SETRANGE`, `INCRBYFLOAT`). Driven by Redis's replies.
+struct Model {
+    client_db: Vec<usize>,
+    tainted: HashSet<(usize, Vec<u8>)>,
+}
+
+fn upper(a: &[u8]) -> String {
+    String::from_utf8_lossy(a).to_ascii_uppercase()
+}
+
+fn parse_db(a: &[u8]) -> usize {
+    std::str::from_utf8(a).unwrap().parse().unwrap()
+}
+
+impl Model {
+    fn is_tainted(&self, db: usize, key: &[u8]) -> bool {
+        self.tainted.contains(&(db, key.to_vec()))
+    }
+
+    fn set_taint(&mut self, db: usize, key: &[u8], t: bool) {
+        if t {
+            self.tainted.insert((db, key.to_vec()));
+        } else {
+            self.tainted.remove(&(db, key.to_vec()));
+        }
+    }
+
+    fn update(&mut self, client: usize, a: &[Vec<u8>], reply: &Value) {
+        if matches!(reply, Value::ServerError(_)) {
+            return;
+        }
+        let db = self.client_db[client];
+        let ok = matches!(reply, Value::Okay);
+        let one = matches!(reply, Value::Int(1));
+        match upper(&a[0]).as_str() {
+            "SELECT" if ok => self.client_db[client] = parse_db(&a[1]),
+            "APPEND" | "SETRANGE" | "INCRBYFLOAT" => self.set_taint(db, &a[1], true),
+            "SET" => {
+                let opts: Vec<String> = a[3..].iter().map(|o| upper(o)).collect();
+                let cond = opts.iter().any(|o| o == "NX" || o == "XX");
+                let get = opts.iter().any(|o| o == "GET");
+                // With NX/XX and GET the reply does not tell whether it wrote.
+                if !cond || (!get && ok) {
+                    self.set_taint(db, &a[1], false);
+                }
+            }
+            "SETEX" | "PSETEX" | "GETSET" | "INCR" | "DECR" | "INCRBY" | "DECRBY" => {
+                self.set_taint(db, &a[1], false)
+            }
+            "SETNX" if one => self.set_taint(db, &a[1], false),
+            "MSET" | "MSETNX" if ok || one => {
+                for k in a[1..].iter().step_by(2) {
+                    self.set_taint(db, k, false);
+                }
+            }
+            "RENAME" | "RENAMENX" if ok || one => {
+                let t = self.is_tainted(db, &a[1]);
+                self.set_taint(db, &a[1], false);
+                self.set_taint(db, &a[2], t);
+            }
+            "COPY" if one => {
+                let mut dst = db;
+                for j in 3..a.len() {
+                    if upper(&a[j]) == "DB" && j + 1 < a.len() {
+                        dst = parse_db(&a[j + 1]);
+                    }
+                }
+                let t = self.is_tainted(db, &a[1]);
+                self.set_taint(dst, &a[2], t);
+            }
+            "MOVE" if one => {
+                let t = self.is_tainted(db, &a[1]);
+                self.set_taint(db, &a[1], false);
+                self.set_taint(parse_db(&a[2]), &a[1], t);
+            }
+            "SWAPDB" if ok => {
+                let (x, y) = (parse_db(&a[1]), parse_db(&a[2]));
+                self.tainted = self
+                    .tainted
+                    .drain()
+                    .map(|(d, k)| {
+                        (
+                            if d == x {
+                                y
+                            } else if d == y {
+                                x
+                            } else {
+                                d
+                            },
+                            k,
+                        )
+                    })
+                    .collect();
+            }
+            "FLUSHDB" if ok => self.tainted.retain(|(d, _)| *d != db),
+            _ => {}
+        }
+    }
+}
+
+// ---- comparison -------------------------------------------------------------
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Nil => "(nil)".into(),
+        Value::Int(n) => format!("(integer) {n}"),
+        Value::BulkString(s) => format!("\"{}\"", s.escape_ascii()),
+        Value::SimpleString(s) => s.clone(),
+        Value::Okay => "OK".into(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        Value::ServerError(e) => format!("(error) {} {}", e.code(), e.details().unwrap_or("")),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A command as it would be typed into `redis-cli`.
+fn show_cmd(a: &[Vec<u8>]) -> String {
+    a.iter()
+        .map(|x| {
+            let plain = !x.is_empty()
+                && x.iter()
+                    .all(|c| c.is_ascii_graphic() && *c != b'"' && *c != b'\\');
+            if plain {
+                String::from_utf8_lossy(x).into_owned()
+            } else {
+                format!("\"{}\"", x.escape_ascii())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn sorted(v: &Value) -> Option<Vec<Vec<u8>>> {
+    let Value::Array(items) = v else { return None };
+    let mut out = Vec::new();
+    for i in items {
+        let Value::BulkString(s) = i else { return None };
+        out.push(s.clone());
+    }
+    out.sort();
+    Some(out)
+}
+
+/// Whether Helios's reply `h` is acceptable given Redis's reply `r`.
+fn agree(cmp: Cmp, r: &Value, h: &Value, gen: &Gen, tainted: bool) -> bool {
+    if r == h {
+        return true;
+    }
+    match (cmp, r, h) {
+        (Cmp::Sorted, _, _) => sorted(r).is_some() && sorted(r) == sorted(h),
+        (Cmp::Ttl { ms }, Value::Int(x), Value::Int(y)) => {
+            *x >= 0 && *y >= 0 && (x - y).abs() <= tolerance(ms)
+        }
+        (Cmp::ExpireTime { ms }, Value::Int(x), Value::Int(y)) => {
+            let absolute = if ms {
+                gen.abs_ms.contains(x)
+            } else {
+                gen.abs_s.contains(x)
+            };
+            !absolute && *x >= 0 && *y >= 0 && (x - y).abs() <= tolerance(ms)
+        }
+        (Cmp::Encoding, Value::BulkString(_), Value::BulkString(_)) => tainted,
+        (Cmp::ScanPage, Value::Array(x), Value::Array(y)) => {
+            let page = |p: &[Value]| matches!(p, [Value::BulkString(_), Value::Array(keys)] if keys.iter().all(|k| matches!(k, Value::BulkString(_))));
+            page(x) && page(y)
+        }
+        _ => false,
+    }
+}
+
+// ---- running ------------------------------------------------------------------
+
+fn cmd_of(a: &[Vec<u8>]) -> redis::Cmd {
+    let mut c = redis::Cmd::new();
+    for x in a {
+        c.arg(&x[..]);
+    }
+    c
+}
+
+/// One logical client: a connection to each server. Redis is the oracle, so
+/// an I/O error there fails the test; an I/O error on Helios (it closed the
+/// connection, e.g. a panic in a handler) becomes a reply that matches
+/// nothing, and the connection is reopened.
+struct Pair {
+    r: Connection,
+    h: Connection,
+    h_port: u16,
+}
+
+fn lost(e: &redis::RedisError) -> Value {
+    Value::SimpleString(format!("<helios closed the connection: {e}>"))
+}
+
+impl Pair {
+    fn r(&mut self, a: &[Vec<u8>]) -> Value {
+        self.r
+            .req_command(&cmd_of(a))
+            .unwrap_or_else(|e| panic!("redis-server I/O error on {}: {e}", show_cmd(a)))
+    }
+
+    fn h(&mut self, a: &[Vec<u8>]) -> Value {
+        match self.h.req_command(&cmd_of(a)) {
+            Ok(v) => v,
+            Err(e) => {
+                self.h = connect(self.h_port);
+                lost(&e)
+            }
+        }
+    }
+
+    fn both(&mut self, a: &[Vec<u8>]) -> (Value, Value) {
+        let t = Instant::now();
+        let r = self.r(a);
+        let h = self.h(a);
+        note_gap(t);
+        (r, h)
+    }
+
+    fn pipeline(&mut self, cmds: &[Args]) -> (Vec<Value>, Vec<Value>) {
+        let mut p = redis::pipe();
+        for a in cmds {
+            p.add_command(cmd_of(a));
+        }
+        let packed = p.get_packed_pipeline();
+        let t = Instant::now();
+        let r = self
+            .r
+            .req_packed_commands(&packed, 0, cmds.len())
+            .unwrap_or_else(|e| panic!("redis-server I/O error on a pipeline: {e}"));
+        let h = match self.h.req_packed_commands(&packed, 0, cmds.len()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.h = connect(self.h_port);
+                vec![lost(&e)]
+            }
+        };
+        note_gap(t);
+        (r, h)
+    }
+}
+
+struct Run {
+    seed: u64,
+    gen: Gen,
+    model: Model,
+    clients: Vec<Pair>,
+    admin: Pair,
+    keep_going: bool,
+    mismatches: Vec<String>,
+    /// Every command sent so far: (label, client, db, args).
+    history: Vec<(String, usize, usize, Args)>,
+}
+
+fn key_like(x: &[u8]) -> bool {
+    ODD_KEYS.contains(&x) || (x.len() <= 3 && x.starts_with(b"k"))
+}
+
+impl Run {
+    fn log(&mut self, label: &str, client: usize, a: &[Vec<u8>]) {
+        let db = self.model.client_db[client];
+        self.history
+            .push((label.to_string(), client, db, a.to_vec()));
+    }
+
+    /// Recent commands that named one of the keys of `a`, for the report.
+    fn context(&self, a: &[Vec<u8>]) -> String {
+        let keys: Vec<&Vec<u8>> = a[1..].iter().filter(|x| key_like(x)).collect();
+        let mut lines: Vec<String> = self
+            .history
+            .iter()
+            .rev()
+            .skip(1)
+            .filter(|(_, _, _, h)| {
+                let name = upper(&h[0]);
+                name == "SELECT"
+                    || name == "SWAPDB"
+                    || name == "FLUSHDB"
+                    || h[1..].iter().any(|x| keys.contains(&x))
+            })
+            .take(12)
+            .map(|(l, c, db, h)| format!("    {l} client {c} db {db}: {}", show_cmd(h)))
+            .collect();
+        lines.reverse();
+        lines.join("\n")
+    }
+
+    fn mismatch(&mut self, label: &str, client: usize, a: &[Vec<u8>], what: String) {
+        let msg = format!(
+            "differential mismatch (seed {}, {label}, client {client}, db {}):\n  command: {}\n{what}\n  \
+             earlier commands on these keys:\n{}\n  reproduce: HELIOS_DIFF_SEED={} cargo test -p helios-atlasd --test differential",
+            self.seed,
+            self.model.client_db[client],
+            show_cmd(a),
+            self.context(a),
+            self.seed
+        );
+        if !self.keep_going {
+            panic!("{msg}");
+        }
+        eprintln!("{msg}\n");
+        self.mismatches.push(msg);
+    }
+
+    fn check(
+        &mut self,
+        label: &str,
+        client: usize,
+        a: &[Vec<u8>],
+        cmp: Cmp,
+        r: &Value,
+        h: &Value,
+    ) -> bool {
+        let db = self.model.client_db[client];
+        let tainted = a.len() == 3 && self.model.is_tainted(db, &a[2]);
+        if agree(cmp, r, h, &self.gen, tainted) {
+            return true;
+        }
+        let what = format!("  redis:   {}\n  helios:  {}", show(r), show(h));
+        self.mismatch(label, client, a, what);
+        false
+    }
+
+    /// Makes Helios's data equal to Redis's again (keep-going mode only),
+    /// and each client's selected database.
+    fn resync(&mut self) {
+        let ok = self.admin.h(&[b("FLUSHALL")]);
+        assert_eq!(ok, Value::Okay, "FLUSHALL on helios");
+        for db in 0..ALL_DBS {
+            let sel = vec![b("SELECT"), db.to_string().into_bytes()];
+            self.admin.both(&sel);
+            let keys = sorted(&self.admin.r(&[b("KEYS"), b("*")])).unwrap();
+            for k in keys {
+                let Value::BulkString(v) = self.admin.r(&[b("GET"), k.clone()]) else {
+                    continue;
+                };
+                let Value::Int(at) = self.admin.r(&[b("PEXPIRETIME"), k.clone()]) else {
+                    continue;
+                };
+                let mut set = vec![b("SET"), k, v];
+                if at > 0 {
+                    set.push(b("PXAT"));
+                    set.push(at.to_string().into_bytes());
+                }
+                self.admin.h(&set);
+            }
+        }
+        for c in 0..CLIENTS {
+            let sel = vec![
+                b("SELECT"),
+                self.model.client_db[c].to_string().into_bytes(),
+            ];
+            self.clients[c].both(&sel);
+        }
+    }
+
+    fn serial(&mut self, i: usize) {
+        let step = self.gen.step();
+        let c = self.gen.rng.gen_range(0..CLIENTS);
+        let label = format!("op #{i}");
+        let mut bad = false;
+        match step {
+            Step::Cmd(a, cmp) => {
+                self.log(&label, c, &a);
+                let (r, h) = self.clients[c].both(&a);
+                bad = !self.check(&label, c, &a, cmp, &r, &h);
+                self.model.update(c, &a, &r);
+            }
+            Step::Expiring(a, key) => {
+                self.log(&label, c, &a);
+                let (r, h) = self.clients[c].both(&a);
+                bad |= !self.check(&label, c, &a, Cmp::Exact, &r, &h);
+                std::thread::sleep(Duration::from_millis(10));
+                for probe in [vec![b("EXISTS"), key.clone()], vec![b("GET"), key.clone()]] {
+                    let (r, h) = self.clients[c].both(&probe);
+                    assert!(
+                        matches!(r, Value::Int(0) | Value::Nil),
+                        "test bug: {} still exists on redis after {} (seed {})",
+                        String::from_utf8_lossy(&key),
+                        show_cmd(&a),
+                        self.seed
+                    );
+                    if !bad
+                        && !self.check(&format!("{label} (+10ms)"), c, &probe, Cmp::Exact, &r, &h)
+                    {
+                        bad = true;
+                    }
+                }
+            }
+            Step::Scan(opts) => {
+                let shown: Args = [vec![b("SCAN"), b("<cursor>")], opts.clone()].concat();
+                self.log(&label, c, &shown);
+                let r = scan_all(|a| self.clients[c].r(a), &opts);
+                let h = scan_all(|a| self.clients[c].h(a), &opts);
+                if r.is_err() || r != h {
+                    let fmt = |x: &Result<BTreeSet<Vec<u8>>, String>| match x {
+                        Ok(s) => format!(
+                            "{{{}}}",
+                            s.iter()
+                                .map(|k| k.escape_ascii().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Err(e) => e.clone(),
+                    };
+                    let what = format!("  redis (union of a full iteration):   {}\n  helios (union of a full iteration):  {}", fmt(&r), fmt(&h));
+                    self.mismatch(&label, c, &shown, what);
+                    bad = true;
+                }
+            }
+            Step::RandomKey => {
+                let a = vec![b("RANDOMKEY")];
+                self.log(&label, c, &a);
+                let (r, h) = self.clients[c].both(&a);
+                let good = match (&r, &h) {
+                    (Value::Nil, Value::Nil) => true,
+                    (Value::BulkString(x), Value::BulkString(y)) => [x, y].iter().all(|k| {
+                        let e = vec![b("EXISTS"), k.to_vec()];
+                        let (er, eh) = self.clients[c].both(&e);
+                        er == Value::Int(1) && eh == Value::Int(1)
+                    }),
+                    _ => false,
+                };
+                if !good {
+                    let what = format!(
+                        "  redis:   {}\n  helios:  {}\n  (expected nil on both, or on each a key that exists on both)",
+                        show(&r),
+                        show(&h)
+                    );
+                    self.mismatch(&label, c, &a, what);
+                    bad = true;
+                }
+            }
+        }
+        if bad {
+            self.resync();
+        }
+    }
+
+    fn pipeline(&mut self, p: usize) {
+        let c = self.gen.rng.gen_range(0..CLIENTS);
+        let mut cmds: Vec<(Args, Cmp)> = Vec::new();
+        while cmds.len() < PIPELINE_LEN {
+            if let Step::Cmd(a, cmp) = self.gen.step() {
+                cmds.push((a, cmp));
+            }
+        }
+        let args: Vec<Args> = cmds.iter().map(|(a, _)| a.clone()).collect();
+        let (rs, hs) = self.clients[c].pipeline(&args);
+        assert_eq!(rs.len(), PIPELINE_LEN, "redis pipeline replies");
+        let mut bad = false;
+        if hs.len() != rs.len() {
+            let listing: Vec<String> = args
+                .iter()
+                .map(|a| format!("    {}", show_cmd(a)))
+                .collect();
+            let what = format!(
+                "  redis:   {} replies\n  helios:  {} replies: {}\n  the pipeline:\n{}",
+                rs.len(),
+                hs.len(),
+                hs.iter().map(show).collect::<Vec<_>>().join(", "),
+                listing.join("\n")
+            );
+            self.mismatch(&format!("pipeline #{p}"), c, &args[0], what);
+            bad = true;
+        }
+        for (j, (a, cmp)) in cmds.iter().enumerate() {
+            let label = format!("pipeline #{p} command {j}");
+            self.log(&label, c, a);
+            if !bad && !self.check(&label, c, a, *cmp, &rs[j], &hs[j]) {
+                bad = true;
+            }
+            self.model.update(c, a, &rs[j]);
+        }
+        if bad {
+            self.resync();
+        }
+    }
+
+    /// Every key of every database, `KEYS *` and `DBSIZE`.
+    fn final_check(&mut self) {
+        let c = CLIENTS; // the admin pair, reported as client 4
+        for db in 0..ALL_DBS {
+            let sel = vec![b("SELECT"), db.to_string().into_bytes()];
+            let (r, h) = self.admin.both(&sel);
+            assert_eq!((&r, &h), (&Value::Okay, &Value::Okay), "SELECT {db}");
+            let mut names: BTreeSet<Vec<u8>> =
+                (0..NKEYS).map(|i| format!("k{i}").into_bytes()).collect();
+            names.extend(ODD_KEYS.iter().map(|k| k.to_vec()));
+            let keys = vec![b("KEYS"), b("*")];
+            let (r, h) = self.admin.both(&keys);
+            names.extend(sorted(&r).unwrap_or_default());
+            names.extend(sorted(&h).unwrap_or_default());
+            let label = format!("final check of db {db}");
+            let mut checks: Vec<(Args, Cmp, Value, Value)> = vec![(keys, Cmp::Sorted, r, h)];
+            for k in names {
+                for (name, cmp) in [
+                    ("GET", Cmp::Exact),
+                    ("TYPE", Cmp::Exact),
+                    ("PTTL", Cmp::Ttl { ms: true }),
+                    ("PEXPIRETIME", Cmp::ExpireTime { ms: true }),
+                ] {
+                    let a = vec![b(name), k.clone()];
+                    let (r, h) = self.admin.both(&a);
+                    checks.push((a, cmp, r, h));
+                }
+                let a = vec![b("OBJECT"), b("ENCODING"), k.clone()];
+                let (r, h) = self.admin.both(&a);
+                checks.push((a, Cmp::Encoding, r, h));
+            }
+            let a = vec![b("DBSIZE")];
+            let (r, h) = self.admin.both(&a);
+            checks.push((a, Cmp::Exact, r, h));
+            for (a, cmp, r, h) in checks {
+                let tainted = a.len() == 3 && self.model.is_tainted(db, &a[2]);
+                if !agree(cmp, &r, &h, &self.gen, tainted) {
+                    let what = format!("  redis:   {}\n  helios:  {}", show(&r), show(&h));
+                    let msg = format!(
+                        "differential mismatch (seed {}, {label}, client {c}):\n  command: {}\n{what}\n  \
+                         reproduce: HELIOS_DIFF_SEED={} cargo test -p helios-atlasd --test differential",
+                        self.seed,
+                        show_cmd(&a),
+                        self.seed
+                    );
+                    if !self.keep_going {
+                        panic!("{msg}");
+                    }
+                    eprintln!("{msg}\n");
+                    self.mismatches.push(msg);
+                }
+            }
+        }
+    }
+}
+
+/// A full `SCAN` iteration: the set of keys returned.
+fn scan_all(
+    mut send: impl FnMut(&[Vec<u8>]) -> Value,
+    opts: &[Vec<u8>],
+) -> Result<BTreeSet<Vec<u8>>, String> {
+    let mut cursor = b("0");
+    let mut out = BTreeSet::new();
+    for _ in 0..100_000 {
+        let a: Args = [vec![b("SCAN"), cursor.clone()], opts.to_vec()].concat();
+        match send(&a) {
+            Value::Array(parts) if parts.len() == 2 => {
+                let (Value::BulkString(next), Value::Array(keys)) = (&parts[0], &parts[1]) else {
+                    return Err(format!("malformed reply to {}", show_cmd(&a)));
+                };
+                for k in keys {
+                    let Value::BulkString(k) = k else {
+                        return Err(format!("malformed reply to {}", show_cmd(&a)));
+                    };
+                    out.insert(k.clone());
+                }
+                if next == b"0" {
+                    return Ok(out);
+                }
+                cursor = next.clone();
+            }
+            other => return Err(format!("{} -> {}", show_cmd(&a), show(&other))),
+        }
+    }
+    Err("SCAN did not finish within 100000 calls".into())
+}
+
+#[test]
+fn differential_against_redis() {
+    let seed = match std::env::var("HELIOS_DIFF_SEED") {
+        Ok(s) => s.trim().parse().expect("HELIOS_DIFF_SEED must be a u64"),
+        Err(_) => {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                % 1_000_000
+        }
+    };
+    let ops: usize = std::env::var("HELIOS_DIFF_OPS")
+        .ok()
+        .map(|s| s.trim().parse().expect("HELIOS_DIFF_OPS must be a number"))
+        .unwrap_or(DEFAULT_OPS);
+    let keep_going =
+        std::env::var("HELIOS_DIFF_KEEP_GOING").is_ok_and(|v| !v.is_empty() && v != "0");
+    println!("differential test: seed {seed} (set HELIOS_DIFF_SEED={seed} to reproduce), {ops} operations");
+
+    let redis = RedisServer::start();
+    let helios = Atlasd::start(&[]);
+    let pair = || Pair {
+        r: connect(redis.port),
+        h: connect(helios.port),
+        h_port: helios.port,
+    };
+    let mut run = Run {
+        seed,
+        gen: Gen::new(seed),
+        model: Model {
+            client_db: vec![0; CLIENTS],
+            tainted: HashSet::new(),
+        },
+        clients: (0..CLIENTS).map(|_| pair()).collect(),
+        admin: pair(),
+        keep_going,
+        mismatches: Vec::new(),
+        history: Vec::new(),
+    };
+
+    let started = Instant::now();
+    for i in 0..ops {
+        run.serial(i);
+    }
+    let serial = started.elapsed();
+    for p in 0..PIPELINES {
+        run.pipeline(p);
+    }
+    run.final_check();
+    println!(
+        "differential test: seed {seed}: {ops} serial operations in {serial:.1?}, {PIPELINES} pipelines of \
+         {PIPELINE_LEN}, total {:.1?}; longest redis-to-helios reply gap {} ms",
+        started.elapsed(),
+        MAX_GAP_MS.load(Ordering::Relaxed)
+    );
+    if !run.mismatches.is_empty() {
+        panic!(
+            "{} mismatches (seed {seed}):\n\n{}",
+            run.mismatches.len(),
+            run.mismatches
+                .iter()
+                .take(60)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        );
+    }
+}

@@ -1,0 +1,337 @@
+//! End-to-end behaviour of a standalone node through real clients: the
+//! `redis` crate, `redis-cli` and raw sockets.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{redis_cli, Atlasd, Raw};
+use redis::{Commands, Value};
+
+#[test]
+fn strings_and_keys_through_the_redis_crate() {
+    let node = Atlasd::start(&[]);
+    let mut c = node.client();
+    let _: () = c.set("greeting", "hello").unwrap();
+    assert_eq!(c.get::<_, String>("greeting").unwrap(), "hello");
+    assert_eq!(c.incr::<_, _, i64>("n", 5).unwrap(), 5);
+    assert_eq!(c.append::<_, _, i64>("greeting", " world").unwrap(), 11);
+    let _: () = redis::cmd("SET").arg("t").arg("v").arg("EX").arg(100).query(&mut c).unwrap();
+    let ttl: i64 = c.ttl("t").unwrap();
+    assert!((99..=100).contains(&ttl), "ttl {ttl}");
+    assert_eq!(c.exists::<_, i64>(&["greeting", "n", "nope"]).unwrap(), 2);
+    let mut keys: Vec<String> = c.keys("*").unwrap();
+    keys.sort();
+    assert_eq!(keys, vec!["greeting", "n", "t"]);
+    assert_eq!(c.del::<_, i64>(&["greeting", "n"]).unwrap(), 2);
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(dbsize, 1);
+}
+
+#[test]
+fn redis_cli_works_unchanged() {
+    let node = Atlasd::start(&[]);
+    let p = node.port;
+    assert_eq!(redis_cli(p, &["PING"]), "PONG\n");
+    assert_eq!(redis_cli(p, &["SET", "mykey", "hello cluster"]), "OK\n");
+    assert_eq!(redis_cli(p, &["GET", "mykey"]), "hello cluster\n");
+    let info = redis_cli(p, &["INFO"]);
+    for field in ["redis_version:7.2.0", "role:master", "raft_enabled:false", "db0:keys=1,expires=0"] {
+        assert!(info.contains(field), "INFO lacks {field}:\n{info}");
+    }
+    let mem = redis_cli(p, &["INFO", "memory"]);
+    assert!(mem.starts_with("# Memory"), "{mem}");
+    assert!(!mem.contains("# Server"));
+    // redis-cli's interactive mode fetches COMMAND DOCS; it must parse.
+    let docs = redis_cli(p, &["COMMAND", "DOCS", "set"]);
+    assert!(docs.contains("summary") && docs.contains("arguments"), "{docs}");
+    let out = Command::new("redis-cli")
+        .args(["-p", &p.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut ch| {
+            use std::io::Write;
+            ch.stdin.take().unwrap().write_all(b"SET a 1\nINCR a\nGET a\n")?;
+            ch.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n2\n2\n");
+}
+
+#[test]
+fn inline_commands_and_pipelining_over_a_raw_socket() {
+    let node = Atlasd::start(&[]);
+    let mut r = Raw::connect(node.port);
+    r.send(b"PING\r\n");
+    assert_eq!(r.line(), "+PONG\r\n");
+    r.send(b"SET k \"two words\"\r\nGET k\r\n");
+    assert_eq!(r.line(), "+OK\r\n");
+    assert_eq!(r.line(), "$9\r\n");
+    assert_eq!(r.line(), "two words\r\n");
+    // 1000 commands in one write: replies come back in order.
+    let mut batch = Vec::new();
+    for i in 0..1000 {
+        batch.extend_from_slice(format!("*3\r\n$5\r\nSETNX\r\n$4\r\nk{i:03}\r\n$1\r\nv\r\n").as_bytes());
+    }
+    batch.extend_from_slice(b"*1\r\n$6\r\nDBSIZE\r\n");
+    r.send(&batch);
+    for _ in 0..1000 {
+        assert_eq!(r.line(), ":1\r\n");
+    }
+    assert_eq!(r.line(), ":1001\r\n");
+    r.send(b"QUIT\r\n");
+    assert_eq!(r.line(), "+OK\r\n");
+    assert!(r.closed());
+}
+
+#[test]
+fn hello_3_switches_to_resp3() {
+    let node = Atlasd::start(&[]);
+    let mut r = Raw::connect(node.port);
+    r.send(b"HELLO 3\r\n");
+    assert_eq!(r.line(), "%7\r\n");
+    let mut fields = Vec::new();
+    loop {
+        let l = r.line();
+        let last = l == "*0\r\n";
+        fields.push(l);
+        if last {
+            break;
+        }
+    }
+    assert!(fields.concat().contains("proto\r\n:3\r\n"), "{fields:?}");
+    r.send(b"GET missing\r\nHELLO 4\r\n");
+    assert_eq!(r.line(), "_\r\n");
+    assert_eq!(r.line(), "-NOPROTO unsupported protocol version\r\n");
+    // The redis crate in RESP3 mode.
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", node.port)).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let _: () = c.set("x", 1).unwrap();
+    assert_eq!(c.get::<_, i64>("x").unwrap(), 1);
+    let v: Value = redis::cmd("CONFIG").arg("GET").arg("maxclients").query(&mut c).unwrap();
+    assert!(matches!(v, Value::Map(_)), "{v:?}");
+}
+
+#[test]
+fn requirepass_gates_every_command_but_auth_and_hello() {
+    let node = Atlasd::start(&["-requirepass=s3cret"]);
+    let mut r = Raw::connect(node.port);
+    r.send(b"GET k\r\n");
+    assert_eq!(r.line(), "-NOAUTH Authentication required.\r\n");
+    r.send(b"AUTH wrong\r\n");
+    assert_eq!(r.line(), "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    r.send(b"AUTH s3cret\r\nGET k\r\n");
+    assert_eq!(r.line(), "+OK\r\n");
+    assert_eq!(r.line(), "$-1\r\n");
+    let client = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", node.port)).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let _: () = c.set("k", "v").unwrap();
+}
+
+#[test]
+fn maxclients_refuses_extra_connections() {
+    let node = Atlasd::start(&["-maxclients=2"]);
+    let mut a = Raw::connect(node.port);
+    let mut b = Raw::connect(node.port);
+    a.send(b"PING\r\n");
+    b.send(b"PING\r\n");
+    assert_eq!(a.line(), "+PONG\r\n");
+    assert_eq!(b.line(), "+PONG\r\n");
+    let mut c = Raw::connect(node.port);
+    assert_eq!(c.line(), "-ERR max number of clients reached\r\n");
+    assert!(c.closed());
+    drop(b);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut d = Raw::connect(node.port);
+    d.send(b"PING\r\n");
+    assert_eq!(d.line(), "+PONG\r\n");
+}
+
+#[test]
+fn data_survives_sigterm_and_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut node = Atlasd::start_in(&dir, &["-aof-fsync=every"]);
+    let mut c = node.client();
+    for i in 0..500 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    let _: () = redis::cmd("SET").arg("short").arg("x").arg("PX").arg(200).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("long").arg("y").arg("EX").arg(1000).query(&mut c).unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
+    let _: () = c.set("in-db3", "z").unwrap();
+    let status = node.terminate();
+    assert!(status.success(), "SIGTERM must exit 0, got {status}");
+    assert!(node.log().contains("stopped"), "{}", node.log());
+    std::thread::sleep(Duration::from_millis(300));
+    let node = Atlasd::start_in(&dir, &[]);
+    let mut c = node.client();
+    assert_eq!(c.get::<_, i64>("k499").unwrap(), 499);
+    assert_eq!(c.get::<_, Option<String>>("short").unwrap(), None, "expired keys never come back");
+    let ttl: i64 = c.ttl("long").unwrap();
+    assert!(ttl > 990, "{ttl}");
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
+    assert_eq!(c.get::<_, String>("in-db3").unwrap(), "z");
+}
+
+#[test]
+fn snapshot_restarts_the_aof_and_recovery_uses_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut node = Atlasd::start_in(&dir, &["-snapshot-interval-cmds=0", "-snapshot-interval-time=0"]);
+    let mut c = node.client();
+    for i in 0..1000 {
+        let _: () = c.set(format!("before{i}"), i).unwrap();
+    }
+    let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
+    assert_eq!(r, "Background saving started");
+    wait_snapshot_done(&mut c);
+    let r: String = redis::cmd("SAVE").query(&mut c).unwrap();
+    assert_eq!(r, "OK");
+    for i in 0..10 {
+        let _: () = c.incr("after", i).unwrap();
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "snapshot-00000003.hsnap"), "{names:?}");
+    assert!(names.iter().any(|n| n == "appendonly-00000003.aof"), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("00000001") || n.contains("00000002")), "old files removed: {names:?}");
+    let aof = std::fs::read_to_string(dir.join("appendonly-00000003.aof")).unwrap();
+    assert!(!aof.contains("before"), "the new AOF holds only writes after the snapshot");
+    assert!(aof.contains("INCRBY"));
+    let lastsave: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
+    assert!(lastsave > 1_700_000_000);
+    node.kill9();
+    let node = Atlasd::start_in(&dir, &[]);
+    let mut c = node.client();
+    assert_eq!(c.get::<_, i64>("before999").unwrap(), 999);
+    assert_eq!(c.get::<_, i64>("after").unwrap(), 45);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 1001);
+}
+
+fn wait_snapshot_done(c: &mut redis::Connection) {
+    for _ in 0..500 {
+        let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+        if info.contains("rdb_bgsave_in_progress:0") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("snapshot did not finish");
+}
+
+#[test]
+fn snapshots_are_triggered_by_write_count() {
+    let node = Atlasd::start(&["-snapshot-interval-cmds=100"]);
+    let mut c = node.client();
+    for i in 0..150 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    let mut saved = false;
+    for _ in 0..100 {
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+        if info.contains("rdb_saves:1") || info.contains("rdb_saves:2") {
+            saved = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(saved, "100 writes must trigger a snapshot");
+}
+
+#[test]
+fn debug_reload_round_trips_the_keyspace() {
+    let node = Atlasd::start(&[]);
+    let mut c = node.client();
+    for i in 0..300 {
+        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg("x".repeat(i)).arg("EX").arg(1000 + i).query(&mut c).unwrap();
+    }
+    let r: String = redis::cmd("DEBUG").arg("RELOAD").query(&mut c).unwrap();
+    assert_eq!(r, "OK");
+    assert_eq!(c.get::<_, String>("k299").unwrap(), "x".repeat(299));
+    assert!(c.ttl::<_, i64>("k10").unwrap() > 1000);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 300);
+}
+
+#[test]
+fn shutdown_command_stops_the_server_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut node = Atlasd::start_in(&dir, &[]);
+    let mut c = node.client();
+    let _: () = c.set("k", "v").unwrap();
+    let r: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("SAVE").query(&mut c);
+    assert!(r.is_err(), "SHUTDOWN closes the connection without a reply");
+    let status = node.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(dir.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".hsnap")));
+    let node = Atlasd::start_in(&dir, &[]);
+    assert_eq!(node.client().get::<_, String>("k").unwrap(), "v");
+}
+
+#[test]
+fn config_get_and_set() {
+    let node = Atlasd::start(&[]);
+    let mut c = node.client();
+    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendonly").query(&mut c).unwrap();
+    assert_eq!(v, vec!["appendonly", "yes"]);
+    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("save").query(&mut c).unwrap();
+    assert_eq!(v[0], "save");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("appendfsync").arg("everysec").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendfsync").query(&mut c).unwrap();
+    assert_eq!(v, vec!["appendfsync", "everysec"]);
+    let e = redis::cmd("CONFIG").arg("SET").arg("port").arg("1").query::<()>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("can't set immutable config"), "{e}");
+    let e = redis::cmd("CONFIG").arg("SET").arg("nosuch").arg("1").query::<()>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("Unknown option"), "{e}");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxclients").arg("1").query(&mut c).unwrap();
+    let mut extra = Raw::connect(node.port);
+    assert_eq!(extra.line(), "-ERR max number of clients reached\r\n");
+}
+
+#[test]
+fn client_commands() {
+    let node = Atlasd::start(&[]);
+    let mut a = node.client();
+    let mut b = node.client();
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("worker-a").query(&mut a).unwrap();
+    let name: String = redis::cmd("CLIENT").arg("GETNAME").query(&mut a).unwrap();
+    assert_eq!(name, "worker-a");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut b).unwrap();
+    assert!(list.contains("name=worker-a"), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut a).unwrap();
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query(&mut b).unwrap();
+    assert_eq!(killed, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(redis::cmd("PING").query::<String>(&mut a).is_err(), "killed client is disconnected");
+}
+
+#[test]
+fn bad_config_is_refused_with_one_line() {
+    let bin = env!("CARGO_BIN_EXE_helios-atlasd");
+    let out = Command::new(bin).arg("-aof-fsync=sometimes").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("-aof-fsync") && err.contains("sometimes"), "{err}");
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("n.yaml");
+    std::fs::write(&f, "atlas:\n  data_dir: ./x\n  fsync: always\n").unwrap();
+    let out = Command::new(bin).arg(format!("-config={}", f.display())).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fsync") && err.contains("n.yaml"), "{err}");
+    let out = Command::new(bin)
+        .args(["-raft=true", "-raft-node-id=node-1", &format!("-data-dir={}", tmp.path().display())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not yet supported"));
+}
