@@ -103,7 +103,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        out.error(&e.to_string());
+                        out.error(&format!("ERR {e}"));
                         close = true;
                         break;
                     }
