@@ -79,6 +79,8 @@ An empty value for -requirepass, -gateway-listen or -metrics-listen unsets it.
         Log line format. Default: text
   -raft BOOL                      env HELIOS_RAFT
         Replicate writes through Raft. Default: false
+        (Raft, the gateway and metrics are validated but not yet supported
+        by this build: a node configured with them refuses to start.)
   -raft-node-id ID                env HELIOS_RAFT_NODE_ID
         This node's id (letters, digits, '-', '_', '.'). Default: node-1
   -raft-addr HOST:PORT            env HELIOS_RAFT_ADDR
