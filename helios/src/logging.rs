@@ -25,14 +25,16 @@ impl tracing::field::Visit for FieldWriter<'_> {
         if field.name() == "message" {
             *self.message = format!("{value:?}");
         } else {
-            self.fields.push((field.name().to_string(), format!("{value:?}")));
+            self.fields
+                .push((field.name().to_string(), format!("{value:?}")));
         }
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
         if field.name() == "message" {
             *self.message = value.to_string();
         } else {
-            self.fields.push((field.name().to_string(), value.to_string()));
+            self.fields
+                .push((field.name().to_string(), value.to_string()));
         }
     }
 }
@@ -42,7 +44,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let meta = event.metadata();
         // helios::server::conn -> server; other crates keep their name.
         let target = meta.target();
@@ -69,9 +76,15 @@ where
 /// unless the level is `debug` or `trace`.
 pub fn init(config: &Config) {
     let level = config.log_level.as_str();
-    let others = if matches!(level, "debug" | "trace") { level } else { "warn" };
+    let others = if matches!(level, "debug" | "trace") {
+        level
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::new(format!("{others},helios={level},helios_atlasd={level}"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
         LogFormat::Text => builder.event_format(SeedFormat).try_init(),

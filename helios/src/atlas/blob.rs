@@ -154,7 +154,10 @@ mod tests {
         assert_eq!(&*b, b"hello world, and a longer tail");
         let shared = b.clone();
         b.append(b"!");
-        assert_eq!(&*shared, b"hello world, and a longer tail", "clones are not mutated");
+        assert_eq!(
+            &*shared, b"hello world, and a longer tail",
+            "clones are not mutated"
+        );
     }
 
     #[test]

@@ -560,7 +560,10 @@ mod tests {
         db.insert(b"extra", s("x"), 0, 1);
         let in_view: usize = view.iter().map(|s| s.len()).sum();
         assert_eq!(in_view, 5000);
-        assert!(view.iter().flat_map(|s| s.iter()).all(|e| e.value == s("old")));
+        assert!(view
+            .iter()
+            .flat_map(|s| s.iter())
+            .all(|e| e.value == s("old")));
         assert_eq!(db.len(), 5001);
     }
 

@@ -81,8 +81,9 @@ fn valid_client_name(name: &[u8]) -> bool {
 fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut ver = None;
     if args.len() >= 2 {
-        let v = arg_i64(&args[1])
-            .map_err(|_| CmdError::from("ERR Protocol version is not an integer or out of range"))?;
+        let v = arg_i64(&args[1]).map_err(|_| {
+            CmdError::from("ERR Protocol version is not an integer or out of range")
+        })?;
         if !(2..=3).contains(&v) {
             return Err("NOPROTO unsupported protocol version".into());
         }
@@ -100,7 +101,10 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             j += 3;
         } else if is(&args[j], "setname") && more >= 1 {
             if !valid_client_name(&args[j + 1]) {
-                return Err("ERR Client names cannot contain spaces, newlines or special characters.".into());
+                return Err(
+                    "ERR Client names cannot contain spaces, newlines or special characters."
+                        .into(),
+                );
             }
             setname = Some(String::from_utf8_lossy(&args[j + 1]).into_owned());
             j += 2;
@@ -167,7 +171,9 @@ fn client_id(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !valid_client_name(&args[2]) {
-        return Err("ERR Client names cannot contain spaces, newlines or special characters.".into());
+        return Err(
+            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
+        );
     }
     ctx.client.name = String::from_utf8_lossy(&args[2]).into_owned();
     ctx.out.ok();
@@ -198,7 +204,11 @@ fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(&args[2], "lib-ver") {
         ctx.client.lib_ver = v;
     } else {
-        return Err(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2])).into());
+        return Err(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(&args[2])
+        )
+        .into());
     }
     ctx.out.ok();
     Ok(())
@@ -210,8 +220,15 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     while j < args.len() {
         if is(&args[j], "type") && j + 1 < args.len() {
             let t = &args[j + 1];
-            if !(is(t, "normal") || is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub")) {
-                return Err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)).into());
+            if !(is(t, "normal")
+                || is(t, "master")
+                || is(t, "replica")
+                || is(t, "slave")
+                || is(t, "pubsub"))
+            {
+                return Err(
+                    format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)).into(),
+                );
             }
             if !is(t, "normal") {
                 ids = Some(Vec::new());
@@ -277,7 +294,13 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let (k, v) = (&pair[0], &pair[1]);
         let vs = String::from_utf8_lossy(v).into_owned();
         if is(k, "id") {
-            id = Some(arg_i64(v).ok().filter(|&n| n > 0).ok_or(CmdError::from("ERR client-id should be greater than 0"))? as u64);
+            id = Some(
+                arg_i64(v)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(CmdError::from("ERR client-id should be greater than 0"))?
+                    as u64,
+            );
         } else if is(k, "addr") {
             addr = Some(vs);
         } else if is(k, "laddr") {
@@ -293,7 +316,12 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else if is(k, "maxage") {
             maxage = Some(arg_i64(v)?.max(0) as u64);
         } else if is(k, "type") {
-            if !(is(v, "normal") || is(v, "master") || is(v, "replica") || is(v, "slave") || is(v, "pubsub")) {
+            if !(is(v, "normal")
+                || is(v, "master")
+                || is(v, "replica")
+                || is(v, "slave")
+                || is(v, "pubsub"))
+            {
                 return Err(format!("ERR Unknown client type '{vs}'").into());
             }
             typ_matches_none = !is(v, "normal");
@@ -393,12 +421,93 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
 const AUTHLESS: u32 = f::NOSCRIPT | f::LOADING | f::STALE | f::FAST | f::NO_AUTH;
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "ping", full_name: "ping", arity: -1, flags: f::FAST, group: "connection", summary: "Returns the server's liveliness response.", syntax: "[message]", run: ping, ..Command::BASE },
-    Command { name: "echo", full_name: "echo", arity: 2, flags: f::FAST, group: "connection", summary: "Returns the given string.", syntax: "message", run: echo, ..Command::BASE },
-    Command { name: "select", full_name: "select", arity: 2, flags: f::LOADING | f::STALE | f::FAST, group: "connection", summary: "Changes the selected database.", syntax: "index", run: select, ..Command::BASE },
-    Command { name: "auth", full_name: "auth", arity: -2, flags: AUTHLESS, group: "connection", summary: "Authenticates the connection.", complexity: "O(N) where N is the number of passwords defined for the user", syntax: "[username] password", run: auth, ..Command::BASE },
-    Command { name: "hello", full_name: "hello", arity: -1, flags: AUTHLESS, group: "connection", since: "6.0.0", summary: "Handshakes with the Redis server.", syntax: "[protover [AUTH username password] [SETNAME clientname]]", run: hello, ..Command::BASE },
-    Command { name: "quit", full_name: "quit", arity: -1, flags: AUTHLESS, group: "connection", summary: "Closes the connection.", run: quit, ..Command::BASE },
-    Command { name: "reset", full_name: "reset", arity: 1, flags: AUTHLESS, group: "connection", since: "6.2.0", summary: "Resets the connection.", run: reset, ..Command::BASE },
-    Command { name: "client", full_name: "client", arity: -2, group: "connection", since: "2.4.0", summary: "A container for client connection commands.", complexity: "Depends on subcommand.", subcommands: CLIENT_SUBCOMMANDS, ..Command::BASE },
+    Command {
+        name: "ping",
+        full_name: "ping",
+        arity: -1,
+        flags: f::FAST,
+        group: "connection",
+        summary: "Returns the server's liveliness response.",
+        syntax: "[message]",
+        run: ping,
+        ..Command::BASE
+    },
+    Command {
+        name: "echo",
+        full_name: "echo",
+        arity: 2,
+        flags: f::FAST,
+        group: "connection",
+        summary: "Returns the given string.",
+        syntax: "message",
+        run: echo,
+        ..Command::BASE
+    },
+    Command {
+        name: "select",
+        full_name: "select",
+        arity: 2,
+        flags: f::LOADING | f::STALE | f::FAST,
+        group: "connection",
+        summary: "Changes the selected database.",
+        syntax: "index",
+        run: select,
+        ..Command::BASE
+    },
+    Command {
+        name: "auth",
+        full_name: "auth",
+        arity: -2,
+        flags: AUTHLESS,
+        group: "connection",
+        summary: "Authenticates the connection.",
+        complexity: "O(N) where N is the number of passwords defined for the user",
+        syntax: "[username] password",
+        run: auth,
+        ..Command::BASE
+    },
+    Command {
+        name: "hello",
+        full_name: "hello",
+        arity: -1,
+        flags: AUTHLESS,
+        group: "connection",
+        since: "6.0.0",
+        summary: "Handshakes with the Redis server.",
+        syntax: "[protover [AUTH username password] [SETNAME clientname]]",
+        run: hello,
+        ..Command::BASE
+    },
+    Command {
+        name: "quit",
+        full_name: "quit",
+        arity: -1,
+        flags: AUTHLESS,
+        group: "connection",
+        summary: "Closes the connection.",
+        run: quit,
+        ..Command::BASE
+    },
+    Command {
+        name: "reset",
+        full_name: "reset",
+        arity: 1,
+        flags: AUTHLESS,
+        group: "connection",
+        since: "6.2.0",
+        summary: "Resets the connection.",
+        run: reset,
+        ..Command::BASE
+    },
+    Command {
+        name: "client",
+        full_name: "client",
+        arity: -2,
+        group: "connection",
+        since: "2.4.0",
+        summary: "A container for client connection commands.",
+        complexity: "Depends on subcommand.",
+        subcommands: CLIENT_SUBCOMMANDS,
+        ..Command::BASE
+    },
 ];

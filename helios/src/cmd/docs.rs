@@ -22,10 +22,28 @@ struct Arg {
 fn arg_type(name: &str) -> &'static str {
     match name {
         "key" | "key1" | "key2" | "newkey" | "source" | "destination" => "key",
-        "seconds" | "milliseconds" | "unix-time-seconds" | "unix-time-milliseconds" | "count"
-        | "index" | "index1" | "index2" | "offset" | "start" | "end" | "increment" | "decrement"
-        | "cursor" | "numreplicas" | "timeout" | "destination-db" | "db" | "min-match-len"
-        | "client-id" | "maxage" | "protover" => "integer",
+        "seconds"
+        | "milliseconds"
+        | "unix-time-seconds"
+        | "unix-time-milliseconds"
+        | "count"
+        | "index"
+        | "index1"
+        | "index2"
+        | "offset"
+        | "start"
+        | "end"
+        | "increment"
+        | "decrement"
+        | "cursor"
+        | "numreplicas"
+        | "timeout"
+        | "destination-db"
+        | "db"
+        | "min-match-len"
+        | "client-id"
+        | "maxage"
+        | "protover" => "integer",
         "pattern" => "pattern",
         _ => "string",
     }
@@ -86,18 +104,39 @@ fn parse_seq(toks: &[String], i: &mut usize) -> Vec<Arg> {
             _ => {
                 *i += 1;
                 if is_token(t) {
-                    let next_is_value = toks
-                        .get(*i)
-                        .is_some_and(|n| !is_token(n) && !matches!(n.as_str(), "[" | "]" | "|" | "..."));
+                    let next_is_value = toks.get(*i).is_some_and(|n| {
+                        !is_token(n) && !matches!(n.as_str(), "[" | "]" | "|" | "...")
+                    });
                     if next_is_value {
                         let v = toks[*i].clone();
                         *i += 1;
-                        out.push(Arg { kind: arg_type(&v), name: v, token: Some(t.to_string()), optional: false, multiple: false, children: vec![] });
+                        out.push(Arg {
+                            kind: arg_type(&v),
+                            name: v,
+                            token: Some(t.to_string()),
+                            optional: false,
+                            multiple: false,
+                            children: vec![],
+                        });
                     } else {
-                        out.push(Arg { name: t.to_ascii_lowercase(), kind: "pure-token", token: Some(t.to_string()), optional: false, multiple: false, children: vec![] });
+                        out.push(Arg {
+                            name: t.to_ascii_lowercase(),
+                            kind: "pure-token",
+                            token: Some(t.to_string()),
+                            optional: false,
+                            multiple: false,
+                            children: vec![],
+                        });
                     }
                 } else {
-                    out.push(Arg { name: t.to_string(), kind: arg_type(t), token: None, optional: false, multiple: false, children: vec![] });
+                    out.push(Arg {
+                        name: t.to_string(),
+                        kind: arg_type(t),
+                        token: None,
+                        optional: false,
+                        multiple: false,
+                        children: vec![],
+                    });
                 }
             }
         }
@@ -111,7 +150,14 @@ fn group_of(mut alts: Vec<Vec<Arg>>) -> Arg {
         if seq.len() == 1 {
             return seq.into_iter().next().expect("one element");
         }
-        return Arg { name: "block".into(), kind: "block", token: None, optional: false, multiple: false, children: seq };
+        return Arg {
+            name: "block".into(),
+            kind: "block",
+            token: None,
+            optional: false,
+            multiple: false,
+            children: seq,
+        };
     }
     let children = alts
         .into_iter()
@@ -119,11 +165,25 @@ fn group_of(mut alts: Vec<Vec<Arg>>) -> Arg {
             if seq.len() == 1 {
                 seq.into_iter().next().expect("one element")
             } else {
-                Arg { name: "block".into(), kind: "block", token: None, optional: false, multiple: false, children: seq }
+                Arg {
+                    name: "block".into(),
+                    kind: "block",
+                    token: None,
+                    optional: false,
+                    multiple: false,
+                    children: seq,
+                }
             }
         })
         .collect();
-    Arg { name: "oneof".into(), kind: "oneof", token: None, optional: false, multiple: false, children }
+    Arg {
+        name: "oneof".into(),
+        kind: "oneof",
+        token: None,
+        optional: false,
+        multiple: false,
+        children,
+    }
 }
 
 fn parse(syntax: &str) -> Vec<Arg> {
@@ -155,7 +215,8 @@ fn write_arg(out: &mut Out, a: &Arg) {
         .filter(|(_, on)| *on)
         .map(|(n, _)| *n)
         .collect();
-    fields += a.token.is_some() as usize + !flags.is_empty() as usize + !a.children.is_empty() as usize;
+    fields +=
+        a.token.is_some() as usize + !flags.is_empty() as usize + !a.children.is_empty() as usize;
     out.map(fields);
     out.bulk(b"name");
     out.bulk(a.name.as_bytes());
@@ -226,7 +287,10 @@ mod tests {
         assert_eq!(args[2].children[0].token.as_deref(), Some("NX"));
         assert_eq!((args[3].kind, args[3].optional), ("pure-token", true));
         let ex = &args[4].children[0];
-        assert_eq!((ex.name.as_str(), ex.kind, ex.token.as_deref()), ("seconds", "integer", Some("EX")));
+        assert_eq!(
+            (ex.name.as_str(), ex.kind, ex.token.as_deref()),
+            ("seconds", "integer", Some("EX"))
+        );
         assert_eq!(args[4].children[2].kind, "pure-token");
     }
 

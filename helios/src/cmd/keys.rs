@@ -29,7 +29,10 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    let n = args[1..].iter().filter(|k| db.get(k, now).is_some()).count();
+    let n = args[1..]
+        .iter()
+        .filter(|k| db.get(k, now).is_some())
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -40,7 +43,10 @@ fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn type_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
-    let name = ctx.db().peek(&args[1], now).map_or("none", |e| e.value.type_name());
+    let name = ctx
+        .db()
+        .peek(&args[1], now)
+        .map_or("none", |e| e.value.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -81,7 +87,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], relative: bool, seconds: bool) 
     let fl = expire_flags(args)?;
     let mut when = arg_i64(&args[2])?;
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(invalid());
         }
         when *= 1000;
@@ -144,7 +150,11 @@ fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], ms: bool, absolute: bool) -> CmdRe
         ctx.out.int(-1);
         return Ok(());
     }
-    let ttl = if absolute { at as i64 } else { (at as i64 - now as i64).max(0) };
+    let ttl = if absolute {
+        at as i64
+    } else {
+        (at as i64 - now as i64).max(0)
+    };
     ctx.out.int(if ms { ttl } else { (ttl + 500) / 1000 });
     Ok(())
 }
@@ -443,11 +453,64 @@ const W: u32 = f::WRITE;
 const RO: u32 = f::READONLY;
 
 static OBJECT_SUBCOMMANDS: &[Command] = &[
-    Command { name: "encoding", full_name: "object|encoding", arity: 3, flags: RO, keys: (2, 2, 1), since: "2.2.3", summary: "Returns the internal encoding of a Redis object.", syntax: "key", run: object_encoding, ..Command::BASE },
-    Command { name: "freq", full_name: "object|freq", arity: 3, flags: RO, keys: (2, 2, 1), since: "4.0.0", summary: "Returns the logarithmic access frequency counter of a Redis object.", syntax: "key", run: object_freq, ..Command::BASE },
-    Command { name: "idletime", full_name: "object|idletime", arity: 3, flags: RO, keys: (2, 2, 1), since: "2.2.3", summary: "Returns the time since the last access to a Redis object.", syntax: "key", run: object_idletime, ..Command::BASE },
-    Command { name: "refcount", full_name: "object|refcount", arity: 3, flags: RO, keys: (2, 2, 1), since: "2.2.3", summary: "Returns the reference count of a value of a key.", syntax: "key", run: object_refcount, ..Command::BASE },
-    Command { name: "help", full_name: "object|help", arity: 2, flags: f::LOADING | f::STALE, since: "6.2.0", summary: "Returns helpful text about the different subcommands.", run: object_help, ..Command::BASE },
+    Command {
+        name: "encoding",
+        full_name: "object|encoding",
+        arity: 3,
+        flags: RO,
+        keys: (2, 2, 1),
+        since: "2.2.3",
+        summary: "Returns the internal encoding of a Redis object.",
+        syntax: "key",
+        run: object_encoding,
+        ..Command::BASE
+    },
+    Command {
+        name: "freq",
+        full_name: "object|freq",
+        arity: 3,
+        flags: RO,
+        keys: (2, 2, 1),
+        since: "4.0.0",
+        summary: "Returns the logarithmic access frequency counter of a Redis object.",
+        syntax: "key",
+        run: object_freq,
+        ..Command::BASE
+    },
+    Command {
+        name: "idletime",
+        full_name: "object|idletime",
+        arity: 3,
+        flags: RO,
+        keys: (2, 2, 1),
+        since: "2.2.3",
+        summary: "Returns the time since the last access to a Redis object.",
+        syntax: "key",
+        run: object_idletime,
+        ..Command::BASE
+    },
+    Command {
+        name: "refcount",
+        full_name: "object|refcount",
+        arity: 3,
+        flags: RO,
+        keys: (2, 2, 1),
+        since: "2.2.3",
+        summary: "Returns the reference count of a value of a key.",
+        syntax: "key",
+        run: object_refcount,
+        ..Command::BASE
+    },
+    Command {
+        name: "help",
+        full_name: "object|help",
+        arity: 2,
+        flags: f::LOADING | f::STALE,
+        since: "6.2.0",
+        summary: "Returns helpful text about the different subcommands.",
+        run: object_help,
+        ..Command::BASE
+    },
 ];
 
 pub static COMMANDS: &[Command] = &[

@@ -33,7 +33,14 @@ pub fn incr_by_float(a: &[u8], b: &[u8]) -> Result<Vec<u8>, IncrFloatError> {
     // buffer; the C side writes at most `out.len()` bytes and reads at most
     // the given lengths.
     let n = unsafe {
-        ffi::helios_incrbyfloat(a.as_ptr(), a.len(), b.as_ptr(), b.len(), out.as_mut_ptr(), out.len())
+        ffi::helios_incrbyfloat(
+            a.as_ptr(),
+            a.len(),
+            b.as_ptr(),
+            b.len(),
+            out.as_mut_ptr(),
+            out.len(),
+        )
     };
     match n {
         -1 => Err(IncrFloatError::BadValue),
@@ -69,10 +76,22 @@ mod tests {
     #[test]
     fn rejects_what_redis_rejects() {
         assert_eq!(incr_by_float(b"abc", b"1"), Err(IncrFloatError::BadValue));
-        assert_eq!(incr_by_float(b"1", b" 1"), Err(IncrFloatError::BadIncrement));
-        assert_eq!(incr_by_float(b"1", b"nan"), Err(IncrFloatError::BadIncrement));
+        assert_eq!(
+            incr_by_float(b"1", b" 1"),
+            Err(IncrFloatError::BadIncrement)
+        );
+        assert_eq!(
+            incr_by_float(b"1", b"nan"),
+            Err(IncrFloatError::BadIncrement)
+        );
         assert_eq!(incr_by_float(b"1", b""), Err(IncrFloatError::BadIncrement));
-        assert_eq!(incr_by_float(b"inf", b"-inf"), Err(IncrFloatError::NanOrInfinity));
-        assert_eq!(incr_by_float(b"1e4932", b"1e4932"), Err(IncrFloatError::NanOrInfinity));
+        assert_eq!(
+            incr_by_float(b"inf", b"-inf"),
+            Err(IncrFloatError::NanOrInfinity)
+        );
+        assert_eq!(
+            incr_by_float(b"1e4932", b"1e4932"),
+            Err(IncrFloatError::NanOrInfinity)
+        );
     }
 }

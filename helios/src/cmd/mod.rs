@@ -94,10 +94,7 @@ pub enum Action {
     Save,
     /// Block for up to `timeout` (0 = forever) for `numreplicas` replicas
     /// (`WAIT`); standalone has none.
-    Wait {
-        numreplicas: i64,
-        timeout: Duration,
-    },
+    Wait { numreplicas: i64, timeout: Duration },
 }
 
 /// Everything a handler may touch.
@@ -222,7 +219,10 @@ pub fn arg_i64(a: &[u8]) -> Result<i64, CmdError> {
 /// no leading/trailing space, no NaN.
 pub fn arg_f64(a: &[u8]) -> Result<f64, CmdError> {
     let s = std::str::from_utf8(a).map_err(|_| CmdError::from(NOT_FLOAT))?;
-    if s.is_empty() || s.starts_with(|c: char| c.is_whitespace()) || s.ends_with(|c: char| c.is_whitespace()) {
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_whitespace())
+        || s.ends_with(|c: char| c.is_whitespace())
+    {
         return Err(NOT_FLOAT.into());
     }
     let v: f64 = match s.to_ascii_lowercase().as_str() {

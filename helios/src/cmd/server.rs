@@ -127,10 +127,13 @@ fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let server = ctx.server;
     match server.start_snapshot_locked(ctx.store) {
-        Ok(()) => ctx.out.simple("Background append only file rewriting started"),
+        Ok(()) => ctx
+            .out
+            .simple("Background append only file rewriting started"),
         Err(_) => {
             server.snapshots.lock().scheduled = true;
-            ctx.out.simple("Background append only file rewriting scheduled");
+            ctx.out
+                .simple("Background append only file rewriting scheduled");
         }
     }
     Ok(())
@@ -282,10 +285,18 @@ fn parse_count(v: &str) -> Result<u64, String> {
 
 fn parse_memory(v: &str) -> Result<usize, String> {
     let l = v.to_ascii_lowercase();
-    let (num, mul) = [("gb", 1 << 30), ("g", 1_000_000_000), ("mb", 1 << 20), ("m", 1_000_000), ("kb", 1 << 10), ("k", 1000), ("b", 1)]
-        .iter()
-        .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m as usize)))
-        .unwrap_or((l.clone(), 1));
+    let (num, mul) = [
+        ("gb", 1 << 30),
+        ("g", 1_000_000_000),
+        ("mb", 1 << 20),
+        ("m", 1_000_000),
+        ("kb", 1 << 10),
+        ("k", 1000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m as usize)))
+    .unwrap_or((l.clone(), 1));
     num.parse::<usize>()
         .ok()
         .and_then(|n| n.checked_mul(mul))
@@ -309,7 +320,8 @@ static PARAMS: &[Param] = &[
         set: Some(|s, v| {
             // Pairs of "<seconds> <changes>": a pair with 1 change sets the
             // time interval, a pair with more sets the write-count interval.
-            let nums: Result<Vec<u64>, _> = v.split_whitespace().map(|x| x.parse::<u64>()).collect();
+            let nums: Result<Vec<u64>, _> =
+                v.split_whitespace().map(|x| x.parse::<u64>()).collect();
             let nums = nums.map_err(|_| "Invalid save parameters".to_string())?;
             if nums.len() % 2 != 0 {
                 return Err("Invalid save parameters".into());
@@ -328,12 +340,24 @@ static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
-    Param { name: "appendonly", get: |_| "yes".into(), set: Some(|_, v| if v.eq_ignore_ascii_case("yes") { Ok(()) } else { Err("Helios always keeps an append-only file; use appendfsync to trade durability for speed".into()) }) },
+    Param {
+        name: "appendonly",
+        get: |_| "yes".into(),
+        set: Some(|_, v| {
+            if v.eq_ignore_ascii_case("yes") {
+                Ok(())
+            } else {
+                Err("Helios always keeps an append-only file; use appendfsync to trade durability for speed".into())
+            }
+        }),
+    },
     Param {
         name: "appendfsync",
         get: |s| s.aof.policy().to_string(),
         set: Some(|s, v| {
-            let p: FsyncPolicy = v.parse().map_err(|_| "argument(s) must be one of the following: always, everysec, no".to_string())?;
+            let p: FsyncPolicy = v.parse().map_err(|_| {
+                "argument(s) must be one of the following: always, everysec, no".to_string()
+            })?;
             s.aof.set_policy(p);
             s.config.write().aof_fsync = p;
             Ok(())
@@ -383,14 +407,30 @@ static PARAMS: &[Param] = &[
         name: "snapshot-interval-time",
         get: |s| humantime::format_duration(s.config.read().snapshot_interval_time).to_string(),
         set: Some(|s, v| {
-            let d = if v == "0" { Duration::ZERO } else { humantime::parse_duration(v).map_err(|e| format!("invalid duration: {e}"))? };
+            let d = if v == "0" {
+                Duration::ZERO
+            } else {
+                humantime::parse_duration(v).map_err(|e| format!("invalid duration: {e}"))?
+            };
             s.config.write().snapshot_interval_time = d;
             Ok(())
         }),
     },
-    Param { name: "databases", get: |s| s.config.read().databases.to_string(), set: None },
-    Param { name: "port", get: |s| s.port.load(Ordering::Relaxed).to_string(), set: None },
-    Param { name: "bind", get: |s| s.config.read().listen.ip().to_string(), set: None },
+    Param {
+        name: "databases",
+        get: |s| s.config.read().databases.to_string(),
+        set: None,
+    },
+    Param {
+        name: "port",
+        get: |s| s.port.load(Ordering::Relaxed).to_string(),
+        set: None,
+    },
+    Param {
+        name: "bind",
+        get: |s| s.config.read().listen.ip().to_string(),
+        set: None,
+    },
     Param {
         name: "dir",
         get: |s| {
@@ -399,17 +439,35 @@ static PARAMS: &[Param] = &[
         },
         set: None,
     },
-    Param { name: "loglevel", get: |s| s.config.read().log_level.clone(), set: None },
-    Param { name: "maxmemory", get: |_| "0".into(), set: None },
-    Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },
-    Param { name: "timeout", get: |_| "0".into(), set: None },
+    Param {
+        name: "loglevel",
+        get: |s| s.config.read().log_level.clone(),
+        set: None,
+    },
+    Param {
+        name: "maxmemory",
+        get: |_| "0".into(),
+        set: None,
+    },
+    Param {
+        name: "maxmemory-policy",
+        get: |_| "noeviction".into(),
+        set: None,
+    },
+    Param {
+        name: "timeout",
+        get: |_| "0".into(),
+        set: None,
+    },
 ];
 
 fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut found: Vec<(&str, String)> = Vec::new();
     for pat in &args[2..] {
         for p in PARAMS {
-            if glob::matches(pat, p.name.as_bytes(), true) && !found.iter().any(|(n, _)| *n == p.name) {
+            if glob::matches(pat, p.name.as_bytes(), true)
+                && !found.iter().any(|(n, _)| *n == p.name)
+            {
                 found.push((p.name, (p.get)(ctx.server)));
             }
         }
@@ -431,7 +489,10 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
         let Some(p) = PARAMS.iter().find(|p| p.name == name) else {
-            return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
+            return Err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )
+            .into());
         };
         let Some(set) = p.set else {
             return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config").into());
@@ -440,7 +501,11 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     // Apply in order; report the first failure with Redis's wording.
     for (name, value, set) in changes {
-        set(ctx.server, &value).map_err(|e| CmdError::from(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")))?;
+        set(ctx.server, &value).map_err(|e| {
+            CmdError::from(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
+            ))
+        })?;
     }
     ctx.out.ok();
     Ok(())
@@ -448,7 +513,13 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let s = &ctx.server.stats;
-    for c in [&s.commands_processed, &s.connections_received, &s.rejected_connections, &s.net_input_bytes, &s.net_output_bytes] {
+    for c in [
+        &s.commands_processed,
+        &s.connections_received,
+        &s.rejected_connections,
+        &s.net_input_bytes,
+        &s.net_output_bytes,
+    ] {
         c.store(0, Ordering::Relaxed);
     }
     for db in ctx.store.ks.dbs.iter_mut() {
@@ -468,17 +539,20 @@ fn help_reply(out: &mut Out, lines: &[&str]) {
 }
 
 fn config_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    help_reply(ctx.out, &[
-        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET <pattern>",
-        "    Return parameters matching the glob-like <pattern> and their values.",
-        "SET <directive> <value>",
-        "    Set the configuration <directive> to <value>.",
-        "RESETSTAT",
-        "    Reset statistics reported by the INFO command.",
-        "HELP",
-        "    Print this help.",
-    ]);
+    help_reply(
+        ctx.out,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "HELP",
+            "    Print this help.",
+        ],
+    );
     Ok(())
 }
 
@@ -493,7 +567,14 @@ fn acl_categories(c: &Command) -> Vec<String> {
         v.push("@read".to_string());
     }
     if c.group != "generic" {
-        v.push(format!("@{}", if c.group == "generic" { "keyspace" } else { c.group }));
+        v.push(format!(
+            "@{}",
+            if c.group == "generic" {
+                "keyspace"
+            } else {
+                c.group
+            }
+        ));
     } else {
         v.push("@keyspace".to_string());
     }
@@ -509,7 +590,11 @@ fn command_entry(out: &mut Out, c: &Command) {
     out.array(10);
     out.bulk(c.full_name.as_bytes());
     out.int(c.arity as i64);
-    let names: Vec<&str> = f::NAMES.iter().filter(|(b, _)| c.has(*b)).map(|(_, n)| *n).collect();
+    let names: Vec<&str> = f::NAMES
+        .iter()
+        .filter(|(b, _)| c.has(*b))
+        .map(|(_, n)| *n)
+        .collect();
     out.set(names.len());
     for n in names {
         out.simple(n);
@@ -544,7 +629,11 @@ fn command_entry(out: &mut Out, c: &Command) {
         out.bulk(b"spec");
         out.map(3);
         out.bulk(b"lastkey");
-        out.int(if c.keys.1 < 0 { c.keys.1 as i64 } else { (c.keys.1 - c.keys.0) as i64 });
+        out.int(if c.keys.1 < 0 {
+            c.keys.1 as i64
+        } else {
+            (c.keys.1 - c.keys.0) as i64
+        });
         out.bulk(b"keystep");
         out.int(c.keys.2 as i64);
         out.bulk(b"limit");
@@ -602,7 +691,10 @@ fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         "list" => {
             let filter = match args.len() {
                 2 => None,
-                5 if is(&args[2], "filterby") => Some((String::from_utf8_lossy(&args[3]).to_ascii_lowercase(), args[4].clone())),
+                5 if is(&args[2], "filterby") => Some((
+                    String::from_utf8_lossy(&args[3]).to_ascii_lowercase(),
+                    args[4].clone(),
+                )),
                 _ => return Err(SYNTAX.into()),
             };
             let mut names = Vec::new();
@@ -610,8 +702,12 @@ fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 for x in std::iter::once(*c).chain(c.subcommands.iter()) {
                     let keep = match &filter {
                         None => true,
-                        Some((k, v)) if k == "pattern" => glob::matches(v, x.full_name.as_bytes(), true),
-                        Some((k, v)) if k == "aclcat" => acl_categories(x).iter().any(|c| c[1..].as_bytes().eq_ignore_ascii_case(v)),
+                        Some((k, v)) if k == "pattern" => {
+                            glob::matches(v, x.full_name.as_bytes(), true)
+                        }
+                        Some((k, v)) if k == "aclcat" => acl_categories(x)
+                            .iter()
+                            .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(v)),
                         Some((k, _)) if k == "module" => false,
                         Some(_) => return Err(SYNTAX.into()),
                     };
@@ -636,23 +732,26 @@ fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             ctx.out.bulk_array(keys.iter().map(|&i| &argv[i][..]));
         }
-        "help" if args.len() == 2 => help_reply(ctx.out, &[
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-            "HELP",
-            "    Print this help.",
-        ]),
+        "help" if args.len() == 2 => help_reply(
+            ctx.out,
+            &[
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
         _ => {
             return Err(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
@@ -668,16 +767,63 @@ fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn find_full(name: &[u8]) -> Option<&'static Command> {
     let s = String::from_utf8_lossy(name).to_ascii_lowercase();
     match s.split_once('|') {
-        Some((parent, sub)) => lookup(parent.as_bytes())?.subcommands.iter().find(|c| c.name == sub),
+        Some((parent, sub)) => lookup(parent.as_bytes())?
+            .subcommands
+            .iter()
+            .find(|c| c.name == sub),
         None => lookup(name),
     }
 }
 
 static CONFIG_SUBCOMMANDS: &[Command] = &[
-    Command { name: "get", full_name: "config|get", arity: -3, flags: f::ADMIN | f::NOSCRIPT | f::LOADING | f::STALE, group: "server", since: "2.0.0", summary: "Returns the effective values of configuration parameters.", complexity: "O(N) when N is the number of configuration parameters provided", syntax: "parameter [parameter ...]", run: config_get, ..Command::BASE },
-    Command { name: "set", full_name: "config|set", arity: -4, flags: f::ADMIN | f::NOSCRIPT | f::LOADING | f::STALE, group: "server", since: "2.0.0", summary: "Sets configuration parameters in-flight.", complexity: "O(N) when N is the number of configuration parameters provided", syntax: "parameter value [parameter value ...]", run: config_set, ..Command::BASE },
-    Command { name: "resetstat", full_name: "config|resetstat", arity: 2, flags: f::ADMIN | f::NOSCRIPT | f::LOADING | f::STALE, group: "server", since: "2.0.0", summary: "Resets the server's statistics.", run: config_resetstat, ..Command::BASE },
-    Command { name: "help", full_name: "config|help", arity: 2, flags: f::LOADING | f::STALE, group: "server", since: "5.0.0", summary: "Returns helpful text about the different subcommands.", run: config_help, ..Command::BASE },
+    Command {
+        name: "get",
+        full_name: "config|get",
+        arity: -3,
+        flags: f::ADMIN | f::NOSCRIPT | f::LOADING | f::STALE,
+        group: "server",
+        since: "2.0.0",
+        summary: "Returns the effective values of configuration parameters.",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        syntax: "parameter [parameter ...]",
+        run: config_get,
+        ..Command::BASE
+    },
+    Command {
+        name: "set",
+        full_name: "config|set",
+        arity: -4,
+        flags: f::ADMIN | f::NOSCRIPT | f::LOADING | f::STALE,
+        group: "server",
+        since: "2.0.0",
+        summary: "Sets configuration parameters in-flight.",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        syntax: "parameter value [parameter value ...]",
+        run: config_set,
+        ..Command::BASE
+    },
+    Command {
+        name: "resetstat",
+        full_name: "config|resetstat",
+        arity: 2,
+        flags: f::ADMIN | f::NOSCRIPT | f::LOADING | f::STALE,
+        group: "server",
+        since: "2.0.0",
+        summary: "Resets the server's statistics.",
+        run: config_resetstat,
+        ..Command::BASE
+    },
+    Command {
+        name: "help",
+        full_name: "config|help",
+        arity: 2,
+        flags: f::LOADING | f::STALE,
+        group: "server",
+        since: "5.0.0",
+        summary: "Returns helpful text about the different subcommands.",
+        run: config_help,
+        ..Command::BASE
+    },
 ];
 
 const ADM: u32 = f::ADMIN | f::NOSCRIPT;

@@ -204,7 +204,16 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn setex_generic(ctx: &mut Ctx, args: &[Bytes], unit: ExpireUnit, name: &str) -> CmdResult {
     let when = deadline(unit, &args[2], ctx.now, name)?;
-    set_generic(ctx, &args[1], &args[3], false, false, false, false, Some(when))
+    set_generic(
+        ctx,
+        &args[1],
+        &args[3],
+        false,
+        false,
+        false,
+        false,
+        Some(when),
+    )
 }
 
 fn setex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -259,7 +268,10 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     mset_check(args, "msetnx")?;
     let now = ctx.now;
-    if args[1..].chunks(2).any(|kv| ctx.db().peek(&kv[0], now).is_some()) {
+    if args[1..]
+        .chunks(2)
+        .any(|kv| ctx.db().peek(&kv[0], now).is_some())
+    {
         ctx.out.int(0);
         return Ok(());
     }
@@ -475,7 +487,11 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let existing = match db.get_mut(&args[1], now) {
         Some(mut e) => {
             let Value::Str(b) = &mut e.value;
-            Some(if val.is_empty() { b.len() } else { b.set_range(offset, val) })
+            Some(if val.is_empty() {
+                b.len()
+            } else {
+                b.set_range(offset, val)
+            })
         }
         None => None,
     };
@@ -501,8 +517,12 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// (not just the length) are the same.
 fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
-    let a = get_str(ctx.db(), &args[1], now)?.map(|b| b.to_vec()).unwrap_or_default();
-    let b = get_str(ctx.db(), &args[2], now)?.map(|b| b.to_vec()).unwrap_or_default();
+    let a = get_str(ctx.db(), &args[1], now)?
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    let b = get_str(ctx.db(), &args[2], now)?
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     let (mut getlen, mut getidx, mut withmatchlen) = (false, false, false);
     let mut minmatchlen: i64 = 0;
     let mut j = 3;
@@ -650,7 +670,10 @@ mod tests {
     use super::*;
 
     fn b(parts: &[&str]) -> Vec<Bytes> {
-        parts.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+        parts
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -668,11 +691,17 @@ mod tests {
 
     #[test]
     fn deadlines_are_validated_like_redis() {
-        assert_eq!(deadline(ExpireUnit::Ex, b"10", 1000, "set").unwrap(), 11_000);
+        assert_eq!(
+            deadline(ExpireUnit::Ex, b"10", 1000, "set").unwrap(),
+            11_000
+        );
         assert_eq!(deadline(ExpireUnit::PxAt, b"5", 1000, "set").unwrap(), 5);
         let e = deadline(ExpireUnit::Ex, b"0", 1000, "set").unwrap_err();
         assert_eq!(e.0, "ERR invalid expire time in 'set' command");
         assert!(deadline(ExpireUnit::Ex, b"9223372036854776", 1, "set").is_err());
-        assert_eq!(deadline(ExpireUnit::Px, b"x", 1, "set").unwrap_err().0, NOT_INTEGER);
+        assert_eq!(
+            deadline(ExpireUnit::Px, b"x", 1, "set").unwrap_err().0,
+            NOT_INTEGER
+        );
     }
 }

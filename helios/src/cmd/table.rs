@@ -108,8 +108,15 @@ impl Command {
         if first <= 0 || argc as i32 <= first {
             return Vec::new();
         }
-        let last = if last < 0 { argc as i32 + last } else { last.min(argc as i32 - 1) };
-        (first..=last).step_by(step.max(1) as usize).map(|i| i as usize).collect()
+        let last = if last < 0 {
+            argc as i32 + last
+        } else {
+            last.min(argc as i32 - 1)
+        };
+        (first..=last)
+            .step_by(step.max(1) as usize)
+            .map(|i| i as usize)
+            .collect()
     }
 }
 

@@ -428,7 +428,12 @@ pub fn replay(
         .and_then(|v| v.parse::<u32>().ok());
     match version {
         Some(FORMAT_VERSION) => {}
-        Some(v) => return Err(corrupt(0, format!("unsupported format version {v} (this build reads {FORMAT_VERSION})"))),
+        Some(v) => {
+            return Err(corrupt(
+                0,
+                format!("unsupported format version {v} (this build reads {FORMAT_VERSION})"),
+            ))
+        }
         None => return Err(corrupt(0, format!("not a Helios AOF header: {header:?}"))),
     }
     let mut batch_start = nl + 1;
@@ -458,13 +463,21 @@ pub fn replay(
         let pos = data.len() - buf.len();
         if buf.is_empty() {
             if batch_start < data.len() {
-                report.truncated_to = Some(torn_or_corrupt(batch_start, batch_start, "incomplete final batch".into())?);
+                report.truncated_to = Some(torn_or_corrupt(
+                    batch_start,
+                    batch_start,
+                    "incomplete final batch".into(),
+                )?);
             }
             break;
         }
         if buf[0] == b'#' {
             let Some(rel) = buf.iter().position(|&b| b == b'\n') else {
-                report.truncated_to = Some(torn_or_corrupt(pos, batch_start, "incomplete trailer".into())?);
+                report.truncated_to = Some(torn_or_corrupt(
+                    pos,
+                    batch_start,
+                    "incomplete trailer".into(),
+                )?);
                 break;
             };
             let line = buf.split_to(rel + 1);
@@ -483,7 +496,8 @@ pub fn replay(
                     return Err(corrupt(batch_start, "batch checksum mismatch".into()));
                 }
                 for (at, args) in batch.drain(..) {
-                    apply(&args).map_err(|e| corrupt(at, format!("command failed on replay: {e}")))?;
+                    apply(&args)
+                        .map_err(|e| corrupt(at, format!("command failed on replay: {e}")))?;
                     report.commands += 1;
                 }
                 batch_start = next;
@@ -497,17 +511,28 @@ pub fn replay(
                 }
             }
             Ok(None) => {
-                report.truncated_to = Some(torn_or_corrupt(pos, batch_start, "incomplete command".into())?);
+                report.truncated_to = Some(torn_or_corrupt(
+                    pos,
+                    batch_start,
+                    "incomplete command".into(),
+                )?);
                 break;
             }
             Err(e) => {
-                report.truncated_to = Some(torn_or_corrupt(pos, batch_start, format!("unparsable command: {e}"))?);
+                report.truncated_to = Some(torn_or_corrupt(
+                    pos,
+                    batch_start,
+                    format!("unparsable command: {e}"),
+                )?);
                 break;
             }
         }
     }
     if let Some(len) = report.truncated_to {
-        let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
         f.set_len(len).map_err(io_err(path))?;
         f.sync_all().map_err(io_err(path))?;
     }
@@ -537,7 +562,10 @@ mod tests {
         f
     }
 
-    fn run(bytes: &[u8], last: bool) -> (Result<ReplayReport, PersistError>, Vec<Vec<u8>>, Vec<u8>) {
+    fn run(
+        bytes: &[u8],
+        last: bool,
+    ) -> (Result<ReplayReport, PersistError>, Vec<Vec<u8>>, Vec<u8>) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.aof");
         std::fs::write(&p, bytes).unwrap();
@@ -552,9 +580,18 @@ mod tests {
 
     #[test]
     fn replays_verified_batches() {
-        let f = file(&[batch(&[&[b"SET", b"a", b"1"], &[b"SET", b"b", b"2"]]), batch(&[&[b"DEL", b"c"]])]);
+        let f = file(&[
+            batch(&[&[b"SET", b"a", b"1"], &[b"SET", b"b", b"2"]]),
+            batch(&[&[b"DEL", b"c"]]),
+        ]);
         let (r, seen, _) = run(&f, true);
-        assert_eq!(r.unwrap(), ReplayReport { commands: 3, truncated_to: None });
+        assert_eq!(
+            r.unwrap(),
+            ReplayReport {
+                commands: 3,
+                truncated_to: None
+            }
+        );
         assert_eq!(seen, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     }
 
@@ -569,7 +606,10 @@ mod tests {
             let r = r.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
             assert_eq!(r.truncated_to, Some(good.len() as u64), "cut {cut}");
             assert_eq!(seen, vec![b"a".to_vec()], "cut {cut}");
-            assert_eq!(after, good, "cut {cut}: file truncated to the last good batch");
+            assert_eq!(
+                after, good,
+                "cut {cut}: file truncated to the last good batch"
+            );
         }
     }
 
@@ -598,9 +638,15 @@ mod tests {
     #[test]
     fn bad_header_is_refused() {
         let (r, _, _) = run(b"*1\r\n$4\r\nPING\r\n", true);
-        assert!(r.unwrap_err().to_string().contains("not a Helios AOF header"));
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("not a Helios AOF header"));
         let (r, _, _) = run(b"#HELIOS-AOF 9 gen=1\r\n", true);
-        assert!(r.unwrap_err().to_string().contains("unsupported format version 9"));
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("unsupported format version 9"));
     }
 
     #[test]

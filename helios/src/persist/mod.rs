@@ -76,7 +76,10 @@ pub struct DataFiles {
 }
 
 fn gen_of(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
-    name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()
+    name.strip_prefix(prefix)?
+        .strip_suffix(suffix)?
+        .parse()
+        .ok()
 }
 
 /// Inventories `dir` and checks that the files form a complete chain.
@@ -91,7 +94,9 @@ pub fn scan_dir(dir: &Path) -> Result<DataFiles, PersistError> {
             snaps.push(g);
         } else if let Some(g) = gen_of(&name, "appendonly-", ".aof") {
             aofs.push(g);
-        } else if name.ends_with(".tmp") && (name.starts_with("snapshot-") || name.starts_with("appendonly-")) {
+        } else if name.ends_with(".tmp")
+            && (name.starts_with("snapshot-") || name.starts_with("appendonly-"))
+        {
             stale.push(entry.path());
         }
     }

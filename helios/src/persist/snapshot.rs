@@ -60,8 +60,10 @@ impl<W: Write> BlockWriter<W> {
         if self.block.is_empty() {
             return Ok(());
         }
-        self.out.write_all(&(self.block.len() as u32).to_le_bytes())?;
-        self.out.write_all(&crc32c::crc32c(&self.block).to_le_bytes())?;
+        self.out
+            .write_all(&(self.block.len() as u32).to_le_bytes())?;
+        self.out
+            .write_all(&crc32c::crc32c(&self.block).to_le_bytes())?;
         self.out.write_all(&self.block)?;
         self.block.clear();
         Ok(())
@@ -110,7 +112,8 @@ pub fn write(path: &Path, view: &View, gen: u64, created_ms: u64) -> Result<u64,
                     Value::Str(v) => {
                         w.block.push(REC_STRING);
                         w.block.extend_from_slice(&e.expire_at.to_le_bytes());
-                        w.block.extend_from_slice(&(e.key.len() as u32).to_le_bytes());
+                        w.block
+                            .extend_from_slice(&(e.key.len() as u32).to_le_bytes());
                         w.block.extend_from_slice(&e.key);
                         w.block.extend_from_slice(&(v.len() as u32).to_le_bytes());
                         w.block.extend_from_slice(v);
@@ -160,7 +163,10 @@ pub fn load(path: &Path, ks: &mut Keyspace) -> Result<SnapshotInfo, PersistError
     let u64_at = |d: &[u8], i: usize| u64::from_le_bytes(d[i..i + 8].try_into().expect("8 bytes"));
     let version = u32_at(&data, 8);
     if version != VERSION {
-        return Err(corrupt(8, &format!("unsupported snapshot version {version}")));
+        return Err(corrupt(
+            8,
+            &format!("unsupported snapshot version {version}"),
+        ));
     }
     let mut h = data[..HEADER_LEN].to_vec();
     h[12..16].fill(0);
@@ -245,7 +251,10 @@ pub fn load(path: &Path, ks: &mut Keyspace) -> Result<SnapshotInfo, PersistError
             created_ms,
             keys,
         }),
-        Some(n) => Err(corrupt(pos, &format!("end record counts {n} keys, file holds {keys}"))),
+        Some(n) => Err(corrupt(
+            pos,
+            &format!("end record counts {n} keys, file holds {keys}"),
+        )),
         None => Err(corrupt(pos, "missing end record (truncated file)")),
     }
 }
@@ -257,8 +266,17 @@ mod tests {
     fn sample(n: usize) -> Keyspace {
         let mut ks = Keyspace::new(16);
         for i in 0..n {
-            let v = if i % 3 == 0 { vec![b'x'; 100] } else { b"v".to_vec() };
-            ks.dbs[i % 2].insert(format!("key:{i}").as_bytes(), Value::Str(Blob::new(&v)), if i % 5 == 0 { 9_999_999_999_999 } else { 0 }, 1);
+            let v = if i % 3 == 0 {
+                vec![b'x'; 100]
+            } else {
+                b"v".to_vec()
+            };
+            ks.dbs[i % 2].insert(
+                format!("key:{i}").as_bytes(),
+                Value::Str(Blob::new(&v)),
+                if i % 5 == 0 { 9_999_999_999_999 } else { 0 },
+                1,
+            );
         }
         ks.dbs[7].insert(b"gone", Value::Str(Blob::new(b"x")), 10, 1);
         ks
@@ -273,7 +291,14 @@ mod tests {
         assert_eq!(n, 20_000, "the expired key is not written");
         let mut back = Keyspace::new(16);
         let info = load(&p, &mut back).unwrap();
-        assert_eq!(info, SnapshotInfo { generation: 2, created_ms: 1000, keys: 20_000 });
+        assert_eq!(
+            info,
+            SnapshotInfo {
+                generation: 2,
+                created_ms: 1000,
+                keys: 20_000
+            }
+        );
         for db in 0..2 {
             assert_eq!(back.dbs[db].len(), ks.dbs[db].len());
             assert_eq!(back.dbs[db].expires_len(), ks.dbs[db].expires_len());
@@ -291,14 +316,30 @@ mod tests {
         let p = dir.path().join("s.hsnap");
         write(&p, &capture(&sample(5000)), 1, 1000).unwrap();
         let good = std::fs::read(&p).unwrap();
-        for at in [0, 9, 13, 17, 30, HEADER_LEN + 2, HEADER_LEN + 10, good.len() / 2, good.len() - 3] {
+        for at in [
+            0,
+            9,
+            13,
+            17,
+            30,
+            HEADER_LEN + 2,
+            HEADER_LEN + 10,
+            good.len() / 2,
+            good.len() - 3,
+        ] {
             let mut bad = good.clone();
             bad[at] ^= 0x40;
             std::fs::write(&p, &bad).unwrap();
             let err = load(&p, &mut Keyspace::new(16)).unwrap_err();
-            assert!(matches!(err, PersistError::Corrupt { .. }), "byte {at}: {err}");
+            assert!(
+                matches!(err, PersistError::Corrupt { .. }),
+                "byte {at}: {err}"
+            );
         }
         std::fs::write(&p, &good[..good.len() - 20]).unwrap();
-        assert!(load(&p, &mut Keyspace::new(16)).is_err(), "truncation detected");
+        assert!(
+            load(&p, &mut Keyspace::new(16)).is_err(),
+            "truncation detected"
+        );
     }
 }

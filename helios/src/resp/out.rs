@@ -44,7 +44,8 @@ impl Out {
     pub fn error(&mut self, msg: &str) {
         self.buf.push(b'-');
         for b in msg.bytes() {
-            self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            self.buf
+                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -187,7 +188,10 @@ mod tests {
         assert_eq!(enc(false, |o| o.set(3)), "*3\r\n");
         assert_eq!(enc(false, |o| o.boolean(true)), ":1\r\n");
         assert_eq!(enc(false, |o| o.verbatim("a")), "$1\r\na\r\n");
-        assert_eq!(enc(false, |o| o.error("ERR bad\r\nthing")), "-ERR bad  thing\r\n");
+        assert_eq!(
+            enc(false, |o| o.error("ERR bad\r\nthing")),
+            "-ERR bad  thing\r\n"
+        );
     }
 
     #[test]

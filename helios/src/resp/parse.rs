@@ -348,7 +348,15 @@ mod tests {
     #[test]
     fn inline_commands() {
         let got = parse_all(b"PING\r\nSET k \"a b\\n\"\r\n\r\nGET 'it\\'s'\n").unwrap();
-        assert_eq!(got, vec![v(&["PING"]), v(&["SET", "k", "a b\n"]), vec![], v(&["GET", "it's"])]);
+        assert_eq!(
+            got,
+            vec![
+                v(&["PING"]),
+                v(&["SET", "k", "a b\n"]),
+                vec![],
+                v(&["GET", "it's"])
+            ]
+        );
     }
 
     #[test]
@@ -357,7 +365,10 @@ mod tests {
         assert!(split_args(b"\"abc").is_none());
         assert!(split_args(b"\"abc\"x").is_none());
         let err = parse_all(b"SET \"k\r\n").unwrap_err();
-        assert_eq!(err.to_string(), "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err.to_string(),
+            "Protocol error: unbalanced quotes in request"
+        );
     }
 
     #[test]
@@ -380,7 +391,10 @@ mod tests {
     #[test]
     fn empty_multibulk_is_skipped() {
         let empty: Vec<Vec<u8>> = vec![];
-        assert_eq!(parse_all(b"*0\r\n*-1\r\n").unwrap(), vec![empty.clone(), empty]);
+        assert_eq!(
+            parse_all(b"*0\r\n*-1\r\n").unwrap(),
+            vec![empty.clone(), empty]
+        );
     }
 
     #[test]

@@ -32,8 +32,13 @@ pub(super) async fn serve_connection(
     let _ = socket.set_nodelay(true);
     let maxclients = server.config.read().maxclients;
     if server.clients.lock().len() >= maxclients {
-        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = socket
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
     let handle = server.register_client(peer.to_string(), local.to_string());

@@ -83,14 +83,18 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("run_id", &self.run_id).finish()
+        f.debug_struct("Server")
+            .field("run_id", &self.run_id)
+            .finish()
     }
 }
 
 fn random_hex(n: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..n).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
+    (0..n)
+        .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
+        .collect()
 }
 
 impl Server {
@@ -107,12 +111,7 @@ impl Server {
             tracing::info!("removing superseded file {}", p.display());
             let _ = std::fs::remove_file(p);
         }
-        let gen = files
-            .aofs
-            .last()
-            .copied()
-            .or(files.snapshot)
-            .unwrap_or(1);
+        let gen = files.aofs.last().copied().or(files.snapshot).unwrap_or(1);
         let aof = AofWriter::open(&dir, gen, config.aof_fsync)?;
         let mut store = Store::new(config.databases);
         store.aof.gen = gen;
@@ -147,7 +146,11 @@ impl Server {
     }
 
     /// Loads the snapshot and replays the AOF chain into the keyspace.
-    fn recover(self: &Arc<Self>, dir: &std::path::Path, files: &persist::DataFiles) -> Result<(), Error> {
+    fn recover(
+        self: &Arc<Self>,
+        dir: &std::path::Path,
+        files: &persist::DataFiles,
+    ) -> Result<(), Error> {
         let t = Instant::now();
         let mut store = self.store.lock();
         if let Some(g) = files.snapshot {
@@ -174,7 +177,9 @@ impl Server {
                 };
                 crate::cmd::execute(&mut ctx, args);
                 if out.buf.first() == Some(&b'-') {
-                    return Err(String::from_utf8_lossy(&out.buf[1..]).trim_end().to_string());
+                    return Err(String::from_utf8_lossy(&out.buf[1..])
+                        .trim_end()
+                        .to_string());
                 }
                 Ok(())
             })?;
@@ -235,7 +240,11 @@ impl Server {
 
     /// Starts a snapshot of `st`, registering `waiter` for its result;
     /// gives the waiter back if a snapshot is already running.
-    fn begin_snapshot(self: &Arc<Self>, st: &mut Store, waiter: Option<Waiter>) -> Result<(), Option<Waiter>> {
+    fn begin_snapshot(
+        self: &Arc<Self>,
+        st: &mut Store,
+        waiter: Option<Waiter>,
+    ) -> Result<(), Option<Waiter>> {
         {
             let mut s = self.snapshots.lock();
             if s.in_progress {
@@ -272,7 +281,11 @@ impl Server {
                 self.begin_snapshot(&mut st, Some(tx))
             };
             match started {
-                Ok(()) => return rx.await.unwrap_or_else(|_| Err("snapshot abandoned".into())),
+                Ok(()) => {
+                    return rx
+                        .await
+                        .unwrap_or_else(|_| Err("snapshot abandoned".into()))
+                }
                 Err(tx) => {
                     let registered = {
                         let mut s = self.snapshots.lock();
@@ -359,9 +372,10 @@ impl Server {
             last_cmds = cmds;
             last_t = Instant::now();
             let n = i.min(samples.len());
-            self.stats
-                .ops_per_sec
-                .store(samples[..n].iter().sum::<u64>() / n as u64, Ordering::Relaxed);
+            self.stats.ops_per_sec.store(
+                samples[..n].iter().sum::<u64>() / n as u64,
+                Ordering::Relaxed,
+            );
             let (dirty, mem) = {
                 let st = self.store.lock();
                 (st.dirty, st.ks.used_memory() as u64)
@@ -455,7 +469,10 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
     drop(listener);
     // Connections see the signal at their next read and finish their batch.
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections did not finish within 10s");
     }
     if server.shutdown_save.load(Ordering::Acquire) {
