@@ -390,7 +390,7 @@ fn line_suffix(line: &Option<usize>) -> String {
 }
 
 impl Config {
-    /// Parses command-line args (without argv[0]) and environment (a lookup fn
+    /// Parses command-line args (without `argv[0]`) and environment (a lookup fn
     /// so tests need not touch the real env), reads the config file named by
     /// `-config` or `HELIOS_CONFIG`, merges flag > env > file > default key by
     /// key and validates the result.
