@@ -17,7 +17,13 @@ fn strings_and_keys_through_the_redis_crate() {
     assert_eq!(c.get::<_, String>("greeting").unwrap(), "hello");
     assert_eq!(c.incr::<_, _, i64>("n", 5).unwrap(), 5);
     assert_eq!(c.append::<_, _, i64>("greeting", " world").unwrap(), 11);
-    let _: () = redis::cmd("SET").arg("t").arg("v").arg("EX").arg(100).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("v")
+        .arg("EX")
+        .arg(100)
+        .query(&mut c)
+        .unwrap();
     let ttl: i64 = c.ttl("t").unwrap();
     assert!((99..=100).contains(&ttl), "ttl {ttl}");
     assert_eq!(c.exists::<_, i64>(&["greeting", "n", "nope"]).unwrap(), 2);
@@ -37,7 +43,12 @@ fn redis_cli_works_unchanged() {
     assert_eq!(redis_cli(p, &["SET", "mykey", "hello cluster"]), "OK\n");
     assert_eq!(redis_cli(p, &["GET", "mykey"]), "hello cluster\n");
     let info = redis_cli(p, &["INFO"]);
-    for field in ["redis_version:7.2.0", "role:master", "raft_enabled:false", "db0:keys=1,expires=0"] {
+    for field in [
+        "redis_version:7.2.0",
+        "role:master",
+        "raft_enabled:false",
+        "db0:keys=1,expires=0",
+    ] {
         assert!(info.contains(field), "INFO lacks {field}:\n{info}");
     }
     let mem = redis_cli(p, &["INFO", "memory"]);
@@ -45,7 +56,10 @@ fn redis_cli_works_unchanged() {
     assert!(!mem.contains("# Server"));
     // redis-cli's interactive mode fetches COMMAND DOCS; it must parse.
     let docs = redis_cli(p, &["COMMAND", "DOCS", "set"]);
-    assert!(docs.contains("summary") && docs.contains("arguments"), "{docs}");
+    assert!(
+        docs.contains("summary") && docs.contains("arguments"),
+        "{docs}"
+    );
     let out = Command::new("redis-cli")
         .args(["-p", &p.to_string()])
         .stdin(std::process::Stdio::piped())
@@ -53,7 +67,10 @@ fn redis_cli_works_unchanged() {
         .spawn()
         .and_then(|mut ch| {
             use std::io::Write;
-            ch.stdin.take().unwrap().write_all(b"SET a 1\nINCR a\nGET a\n")?;
+            ch.stdin
+                .take()
+                .unwrap()
+                .write_all(b"SET a 1\nINCR a\nGET a\n")?;
             ch.wait_with_output()
         })
         .unwrap();
@@ -73,7 +90,9 @@ fn inline_commands_and_pipelining_over_a_raw_socket() {
     // 1000 commands in one write: replies come back in order.
     let mut batch = Vec::new();
     for i in 0..1000 {
-        batch.extend_from_slice(format!("*3\r\n$5\r\nSETNX\r\n$4\r\nk{i:03}\r\n$1\r\nv\r\n").as_bytes());
+        batch.extend_from_slice(
+            format!("*3\r\n$5\r\nSETNX\r\n$4\r\nk{i:03}\r\n$1\r\nv\r\n").as_bytes(),
+        );
     }
     batch.extend_from_slice(b"*1\r\n$6\r\nDBSIZE\r\n");
     r.send(&batch);
@@ -106,11 +125,16 @@ fn hello_3_switches_to_resp3() {
     assert_eq!(r.line(), "_\r\n");
     assert_eq!(r.line(), "-NOPROTO unsupported protocol version\r\n");
     // The redis crate in RESP3 mode.
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", node.port)).unwrap();
+    let client =
+        redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", node.port)).unwrap();
     let mut c = client.get_connection().unwrap();
     let _: () = c.set("x", 1).unwrap();
     assert_eq!(c.get::<_, i64>("x").unwrap(), 1);
-    let v: Value = redis::cmd("CONFIG").arg("GET").arg("maxclients").query(&mut c).unwrap();
+    let v: Value = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query(&mut c)
+        .unwrap();
     assert!(matches!(v, Value::Map(_)), "{v:?}");
 }
 
@@ -121,7 +145,10 @@ fn requirepass_gates_every_command_but_auth_and_hello() {
     r.send(b"GET k\r\n");
     assert_eq!(r.line(), "-NOAUTH Authentication required.\r\n");
     r.send(b"AUTH wrong\r\n");
-    assert_eq!(r.line(), "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    assert_eq!(
+        r.line(),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
     r.send(b"AUTH s3cret\r\nGET k\r\n");
     assert_eq!(r.line(), "+OK\r\n");
     assert_eq!(r.line(), "$-1\r\n");
@@ -158,8 +185,20 @@ fn data_survives_sigterm_and_restart() {
     for i in 0..500 {
         let _: () = c.set(format!("k{i}"), i).unwrap();
     }
-    let _: () = redis::cmd("SET").arg("short").arg("x").arg("PX").arg(200).query(&mut c).unwrap();
-    let _: () = redis::cmd("SET").arg("long").arg("y").arg("EX").arg(1000).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("short")
+        .arg("x")
+        .arg("PX")
+        .arg(200)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("long")
+        .arg("y")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut c)
+        .unwrap();
     let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
     let _: () = c.set("in-db3", "z").unwrap();
     let status = node.terminate();
@@ -169,7 +208,11 @@ fn data_survives_sigterm_and_restart() {
     let node = Atlasd::start_in(&dir, &[]);
     let mut c = node.client();
     assert_eq!(c.get::<_, i64>("k499").unwrap(), 499);
-    assert_eq!(c.get::<_, Option<String>>("short").unwrap(), None, "expired keys never come back");
+    assert_eq!(
+        c.get::<_, Option<String>>("short").unwrap(),
+        None,
+        "expired keys never come back"
+    );
     let ttl: i64 = c.ttl("long").unwrap();
     assert!(ttl > 990, "{ttl}");
     let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
@@ -180,7 +223,10 @@ fn data_survives_sigterm_and_restart() {
 fn snapshot_restarts_the_aof_and_recovery_uses_both() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    let mut node = Atlasd::start_in(&dir, &["-snapshot-interval-cmds=0", "-snapshot-interval-time=0"]);
+    let mut node = Atlasd::start_in(
+        &dir,
+        &["-snapshot-interval-cmds=0", "-snapshot-interval-time=0"],
+    );
     let mut c = node.client();
     for i in 0..1000 {
         let _: () = c.set(format!("before{i}"), i).unwrap();
@@ -197,11 +243,25 @@ fn snapshot_restarts_the_aof_and_recovery_uses_both() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(names.iter().any(|n| n == "snapshot-00000003.hsnap"), "{names:?}");
-    assert!(names.iter().any(|n| n == "appendonly-00000003.aof"), "{names:?}");
-    assert!(!names.iter().any(|n| n.contains("00000001") || n.contains("00000002")), "old files removed: {names:?}");
+    assert!(
+        names.iter().any(|n| n == "snapshot-00000003.hsnap"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "appendonly-00000003.aof"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("00000001") || n.contains("00000002")),
+        "old files removed: {names:?}"
+    );
     let aof = std::fs::read_to_string(dir.join("appendonly-00000003.aof")).unwrap();
-    assert!(!aof.contains("before"), "the new AOF holds only writes after the snapshot");
+    assert!(
+        !aof.contains("before"),
+        "the new AOF holds only writes after the snapshot"
+    );
     assert!(aof.contains("INCRBY"));
     let lastsave: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
     assert!(lastsave > 1_700_000_000);
@@ -249,7 +309,13 @@ fn debug_reload_round_trips_the_keyspace() {
     let node = Atlasd::start(&[]);
     let mut c = node.client();
     for i in 0..300 {
-        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg("x".repeat(i)).arg("EX").arg(1000 + i).query(&mut c).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("x".repeat(i))
+            .arg("EX")
+            .arg(1000 + i)
+            .query(&mut c)
+            .unwrap();
     }
     let r: String = redis::cmd("DEBUG").arg("RELOAD").query(&mut c).unwrap();
     assert_eq!(r, "OK");
@@ -270,7 +336,11 @@ fn shutdown_command_stops_the_server_cleanly() {
     assert!(r.is_err(), "SHUTDOWN closes the connection without a reply");
     let status = node.child.wait().unwrap();
     assert!(status.success(), "{status}");
-    assert!(dir.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".hsnap")));
+    assert!(dir.read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".hsnap")));
     let node = Atlasd::start_in(&dir, &[]);
     assert_eq!(node.client().get::<_, String>("k").unwrap(), "v");
 }
@@ -279,18 +349,50 @@ fn shutdown_command_stops_the_server_cleanly() {
 fn config_get_and_set() {
     let node = Atlasd::start(&[]);
     let mut c = node.client();
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendonly").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("appendonly")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, vec!["appendonly", "yes"]);
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("save").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("save")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v[0], "save");
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("appendfsync").arg("everysec").query(&mut c).unwrap();
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendfsync").query(&mut c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendfsync")
+        .arg("everysec")
+        .query(&mut c)
+        .unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("appendfsync")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, vec!["appendfsync", "everysec"]);
-    let e = redis::cmd("CONFIG").arg("SET").arg("port").arg("1").query::<()>(&mut c).unwrap_err();
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("port")
+        .arg("1")
+        .query::<()>(&mut c)
+        .unwrap_err();
     assert!(e.to_string().contains("can't set immutable config"), "{e}");
-    let e = redis::cmd("CONFIG").arg("SET").arg("nosuch").arg("1").query::<()>(&mut c).unwrap_err();
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("nosuch")
+        .arg("1")
+        .query::<()>(&mut c)
+        .unwrap_err();
     assert!(e.to_string().contains("Unknown option"), "{e}");
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxclients").arg("1").query(&mut c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
     let mut extra = Raw::connect(node.port);
     assert_eq!(extra.line(), "-ERR max number of clients reached\r\n");
 }
@@ -300,38 +402,79 @@ fn client_commands() {
     let node = Atlasd::start(&[]);
     let mut a = node.client();
     let mut b = node.client();
-    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("worker-a").query(&mut a).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("worker-a")
+        .query(&mut a)
+        .unwrap();
     let name: String = redis::cmd("CLIENT").arg("GETNAME").query(&mut a).unwrap();
     assert_eq!(name, "worker-a");
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut b).unwrap();
     assert!(list.contains("name=worker-a"), "{list}");
     assert_eq!(list.lines().count(), 2, "{list}");
     let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut a).unwrap();
-    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query(&mut b).unwrap();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id)
+        .query(&mut b)
+        .unwrap();
     assert_eq!(killed, 1);
     std::thread::sleep(Duration::from_millis(200));
-    assert!(redis::cmd("PING").query::<String>(&mut a).is_err(), "killed client is disconnected");
+    assert!(
+        redis::cmd("PING").query::<String>(&mut a).is_err(),
+        "killed client is disconnected"
+    );
 }
 
 #[test]
 fn bad_config_is_refused_with_one_line() {
     let bin = env!("CARGO_BIN_EXE_helios-atlasd");
-    let out = Command::new(bin).arg("-aof-fsync=sometimes").output().unwrap();
+    let out = Command::new(bin)
+        .arg("-aof-fsync=sometimes")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("-aof-fsync") && err.contains("sometimes"), "{err}");
+    assert!(
+        err.contains("-aof-fsync") && err.contains("sometimes"),
+        "{err}"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("n.yaml");
     std::fs::write(&f, "atlas:\n  data_dir: ./x\n  fsync: always\n").unwrap();
-    let out = Command::new(bin).arg(format!("-config={}", f.display())).output().unwrap();
+    let out = Command::new(bin)
+        .arg(format!("-config={}", f.display()))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("fsync") && err.contains("n.yaml"), "{err}");
     let out = Command::new(bin)
-        .args(["-raft=true", "-raft-node-id=node-1", &format!("-data-dir={}", tmp.path().display())])
+        .args([
+            "-raft=true",
+            "-raft-node-id=node-1",
+            &format!("-data-dir={}", tmp.path().display()),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not yet supported"));
+}
+
+#[test]
+fn client_no_touch_leaves_idle_time_alone() {
+    let node = Atlasd::start(&[]);
+    let mut c = node.client();
+    let _: () = c.set("k", "v").unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    let _: () = redis::cmd("CLIENT").arg("NO-TOUCH").arg("ON").query(&mut c).unwrap();
+    let _: String = c.get("k").unwrap();
+    let idle: i64 = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query(&mut c).unwrap();
+    assert!(idle >= 1, "no-touch GET must not reset idle time ({idle})");
+    let _: () = redis::cmd("CLIENT").arg("NO-TOUCH").arg("OFF").query(&mut c).unwrap();
+    let _: String = c.get("k").unwrap();
+    let idle: i64 = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query(&mut c).unwrap();
+    assert_eq!(idle, 0);
 }

@@ -138,6 +138,8 @@ pub struct Db {
     /// Read lookups that found / did not find their key.
     pub hits: u64,
     pub misses: u64,
+    /// When set, lookups leave the access time alone (`CLIENT NO-TOUCH`).
+    pub no_touch: bool,
 }
 
 impl std::fmt::Debug for Db {
@@ -207,6 +209,7 @@ impl Db {
             expired: 0,
             hits: 0,
             misses: 0,
+            no_touch: false,
         }
     }
 
@@ -262,7 +265,7 @@ impl Db {
             return None;
         }
         self.hits += 1;
-        if Arc::get_mut(&mut self.shards[s]).is_some() {
+        if !self.no_touch && Arc::get_mut(&mut self.shards[s]).is_some() {
             let shard = Arc::get_mut(&mut self.shards[s])?;
             let e = shard.table.find_mut(h, |e| e.key.as_slice() == key)?;
             e.access = lru_clock(now);
@@ -285,7 +288,9 @@ impl Db {
         }
         let shard = Arc::make_mut(&mut self.shards[s]);
         let entry = shard.table.find_mut(h, |e| e.key.as_slice() == key)?;
-        entry.access = lru_clock(now);
+        if !self.no_touch {
+            entry.access = lru_clock(now);
+        }
         Some(EntryMut {
             heap_before: entry.heap_size(),
             had_expire: entry.expire_at != 0,
@@ -479,6 +484,16 @@ impl Keyspace {
 
     pub fn used_memory(&self) -> usize {
         self.dbs.iter().map(Db::used_memory).sum()
+    }
+
+    /// Whether lookups update access times; set per command from the
+    /// client's `CLIENT NO-TOUCH` mode.
+    pub fn set_no_touch(&mut self, on: bool) {
+        if self.dbs.first().is_some_and(|d| d.no_touch != on) {
+            for db in &mut self.dbs {
+                db.no_touch = on;
+            }
+        }
     }
 
     /// (expired keys, keyspace hits, keyspace misses) over all databases.

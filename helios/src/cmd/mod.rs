@@ -155,6 +155,8 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     ctx.client.last_cmd = cmd.full_name;
+    // TOUCH always touches, as in Redis.
+    ctx.store.ks.set_no_touch(ctx.client.no_touch && cmd.name != "touch");
     if let Err(e) = (cmd.run)(ctx, args) {
         ctx.out.error(&e.0);
     }
