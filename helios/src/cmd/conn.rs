@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use super::table::{flags as f, Command};
-use super::{arg_i64, is, unix_ms, Action, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX};
+use super::{
+    arg_i64, help_reply, is, unix_ms, Action, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX,
+};
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -396,10 +398,7 @@ fn client_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    help_reply(ctx.out, &lines);
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::table::{flags as f, Command};
-use super::{arg_i64, is, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX};
+use super::{arg_i64, help_reply, is, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX};
 use crate::atlas::{glob, lru_clock, Entry};
 use crate::resp::out::fmt_i64;
 
@@ -399,10 +399,7 @@ fn object_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    help_reply(ctx.out, &lines);
     Ok(())
 }
 

@@ -156,7 +156,9 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     }
     ctx.client.last_cmd = cmd.full_name;
     // TOUCH always touches, as in Redis.
-    ctx.store.ks.set_no_touch(ctx.client.no_touch && cmd.name != "touch");
+    ctx.store
+        .ks
+        .set_no_touch(ctx.client.no_touch && cmd.name != "touch");
     if let Err(e) = (cmd.run)(ctx, args) {
         ctx.out.error(&e.0);
     }
@@ -209,6 +211,14 @@ pub fn unknown_command(args: &[Bytes]) -> String {
         truncate(&String::from_utf8_lossy(&args[0]), 128),
         rest
     )
+}
+
+/// A `HELP` subcommand's reply: one status line per text line.
+pub fn help_reply(out: &mut Out, lines: &[&str]) {
+    out.array(lines.len());
+    for l in lines {
+        out.simple(l);
+    }
 }
 
 // ---- argument helpers -------------------------------------------------

@@ -9,7 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::table::{flags as f, Command, COMMANDS as ALL};
-use super::{arg_f64, arg_i64, docs, info, is, lookup, Action, CmdError, CmdResult, Ctx, SYNTAX};
+use super::{
+    arg_f64, arg_i64, docs, help_reply, info, is, lookup, Action, CmdError, CmdResult, Ctx, SYNTAX,
+};
 use crate::atlas::glob;
 use crate::config::FsyncPolicy;
 use crate::resp::Out;
@@ -206,10 +208,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            help_reply(ctx.out, &lines);
         }
         ("sleep", 3) => {
             let secs = arg_f64(&args[2])?;
@@ -529,13 +528,6 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
-}
-
-fn help_reply(out: &mut Out, lines: &[&str]) {
-    out.array(lines.len());
-    for l in lines {
-        out.simple(l);
-    }
 }
 
 fn config_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
