@@ -161,6 +161,14 @@ fn requirepass_gates_every_command_but_auth_and_hello() {
 fn maxclients_refuses_extra_connections() {
     let node = Atlasd::start(&["-maxclients=2"]);
     let mut a = Raw::connect(node.port);
+    // Wait until the start-up probe's connection is gone.
+    for _ in 0..100 {
+        a.send(b"INFO clients\r\n");
+        if String::from_utf8_lossy(&a.bulk()).contains("connected_clients:1\r\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut b = Raw::connect(node.port);
     a.send(b"PING\r\n");
     b.send(b"PING\r\n");
@@ -469,12 +477,28 @@ fn client_no_touch_leaves_idle_time_alone() {
     let mut c = node.client();
     let _: () = c.set("k", "v").unwrap();
     std::thread::sleep(Duration::from_millis(2100));
-    let _: () = redis::cmd("CLIENT").arg("NO-TOUCH").arg("ON").query(&mut c).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("NO-TOUCH")
+        .arg("ON")
+        .query(&mut c)
+        .unwrap();
     let _: String = c.get("k").unwrap();
-    let idle: i64 = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query(&mut c).unwrap();
+    let idle: i64 = redis::cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
     assert!(idle >= 1, "no-touch GET must not reset idle time ({idle})");
-    let _: () = redis::cmd("CLIENT").arg("NO-TOUCH").arg("OFF").query(&mut c).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("NO-TOUCH")
+        .arg("OFF")
+        .query(&mut c)
+        .unwrap();
     let _: String = c.get("k").unwrap();
-    let idle: i64 = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query(&mut c).unwrap();
+    let idle: i64 = redis::cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(idle, 0);
 }

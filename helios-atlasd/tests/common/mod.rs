@@ -25,7 +25,10 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited before listening on {port}: {status}");
         }
-        assert!(Instant::now() < deadline, "{what} did not listen on {port} within 30s");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on {port} within 30s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -67,7 +70,13 @@ impl Atlasd {
         }
         let mut child = cmd.spawn().expect("spawn helios-atlasd");
         wait_for_port(port, &mut child, "helios-atlasd");
-        Atlasd { child, port, dir: dir.to_path_buf(), _tmp: None, log }
+        Atlasd {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            log,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -90,13 +99,19 @@ impl Atlasd {
 
     /// SIGTERM, then wait up to 30s for a clean exit; returns the status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(s) = self.child.try_wait().expect("wait") {
                 return s;
             }
-            assert!(Instant::now() < deadline, "helios-atlasd ignored SIGTERM for 30s");
+            assert!(
+                Instant::now() < deadline,
+                "helios-atlasd ignored SIGTERM for 30s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -131,15 +146,30 @@ impl RedisServer {
         let tmp = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(tmp.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server; .ci/run does this)");
+            .expect(
+                "redis-server must be installed (apt-get install redis-server; .ci/run does this)",
+            );
         wait_for_port(port, &mut child, "redis-server");
-        RedisServer { child, port, _tmp: tmp }
+        RedisServer {
+            child,
+            port,
+            _tmp: tmp,
+        }
     }
 
     pub fn client(&self) -> redis::Connection {
@@ -163,7 +193,9 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Raw { stream, reader }
     }
@@ -177,6 +209,16 @@ impl Raw {
         let mut s = String::new();
         self.reader.read_line(&mut s).unwrap();
         s
+    }
+
+    /// Reads one bulk string reply (`$<len>` line and body).
+    pub fn bulk(&mut self) -> Vec<u8> {
+        let header = self.line();
+        let len: usize = header[1..].trim().parse().expect("bulk length");
+        let mut body = vec![0u8; len + 2];
+        self.reader.read_exact(&mut body).unwrap();
+        body.truncate(len);
+        body
     }
 
     /// True when the server closed the connection (EOF).

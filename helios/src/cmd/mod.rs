@@ -126,8 +126,10 @@ impl Ctx<'_> {
 
     /// Propagates the command exactly as the client sent it.
     pub fn propagate_argv(&mut self, args: &[Bytes]) {
-        let v: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
-        self.propagate(&v);
+        self.store.dirty += 1;
+        if !self.loading {
+            self.store.aof.append(self.client.db, args);
+        }
     }
 }
 

@@ -81,12 +81,12 @@ pub struct AofStream {
 
 impl AofStream {
     /// Appends a command, preceded by a `SELECT` if the database changed.
-    pub fn append(&mut self, db: usize, args: &[&[u8]]) {
+    pub fn append<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
         let before = self.pending.len();
         if self.selected_db != Some(db) {
             let mut tmp = Vec::with_capacity(4);
             push_i64(&mut tmp, db as i64);
-            encode_command(&mut self.pending, &[b"SELECT", &tmp]);
+            encode_command(&mut self.pending, &[&b"SELECT"[..], &tmp]);
             self.selected_db = Some(db);
         }
         encode_command(&mut self.pending, args);
@@ -107,11 +107,12 @@ impl AofStream {
 }
 
 /// Encodes a command as a RESP multibulk.
-pub fn encode_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
+pub fn encode_command<A: AsRef<[u8]>>(buf: &mut Vec<u8>, args: &[A]) {
     buf.push(b'*');
     push_i64(buf, args.len() as i64);
     buf.extend_from_slice(b"\r\n");
     for a in args {
+        let a = a.as_ref();
         buf.push(b'$');
         push_i64(buf, a.len() as i64);
         buf.extend_from_slice(b"\r\n");
@@ -229,11 +230,10 @@ impl AofWriter {
     /// already did its work.
     pub fn flush(&self, stream: &Mutex<crate::cmd::Store>, needed: u64) {
         let mut w = self.state.lock();
-        let rotate_pending = {
-            let st = stream.lock();
-            st.aof.rotate.is_some()
-        };
-        if !rotate_pending && self.written.load(Ordering::Acquire) >= needed {
+        // Group commit: another connection may have written our bytes while
+        // we waited for the lock. `u64::MAX` forces a flush (and with it a
+        // pending rotation) even when nothing new was appended.
+        if needed != u64::MAX && self.written.load(Ordering::Acquire) >= needed {
             return;
         }
         let mut data = std::mem::take(&mut w.spare);
@@ -364,7 +364,7 @@ impl AofWriter {
         self.notify();
     }
 
-    /// Flushes pending bytes and processes a pending rotation; then syncs.
+    /// Flushes pending bytes and processes a pending rotation, then syncs.
     pub fn flush_and_sync(&self, stream: &Mutex<crate::cmd::Store>) {
         self.flush(stream, u64::MAX);
         self.sync_now();
