@@ -22,7 +22,10 @@ fn main() -> ExitCode {
         }
     };
     helios::logging::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("helios-atlasd: cannot start the async runtime: {e}");
@@ -33,7 +36,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("helios-atlasd: {e}");
-            let code = if matches!(e, helios::Error::Unsupported(_) | helios::Error::Config(_)) { 2 } else { 1 };
+            let code = if matches!(e, helios::Error::Unsupported(_) | helios::Error::Config(_)) {
+                2
+            } else {
+                1
+            };
             ExitCode::from(code)
         }
     }

@@ -28,7 +28,12 @@ fn start() -> Atlasd {
 fn expect_protocol_error(node: &Atlasd, input: &[u8], want: &str) {
     let mut r = Raw::connect(node.port);
     r.send(input);
-    assert_eq!(r.line(), format!("-ERR Protocol error: {want}\r\n"), "input {:?}", String::from_utf8_lossy(input));
+    assert_eq!(
+        r.line(),
+        format!("-ERR Protocol error: {want}\r\n"),
+        "input {:?}",
+        String::from_utf8_lossy(input)
+    );
     assert!(r.closed(), "connection closed after a protocol error");
     assert_healthy(node);
 }
@@ -40,14 +45,22 @@ fn malformed_frames_get_redis_protocol_errors() {
     expect_protocol_error(&node, b"*2\r\n$3\r\nGET\r\n+k\r\n", "expected '$', got '+'");
     expect_protocol_error(&node, b"*1\r\n$x\r\n", "invalid bulk length");
     expect_protocol_error(&node, b"*1\r\n$-3\r\n", "invalid bulk length");
-    expect_protocol_error(&node, b"SET \"unterminated\r\n", "unbalanced quotes in request");
+    expect_protocol_error(
+        &node,
+        b"SET \"unterminated\r\n",
+        "unbalanced quotes in request",
+    );
 }
 
 #[test]
 fn oversize_lengths_are_refused_before_allocation() {
     let node = start();
     // 1 GB bulk, over proto-max-bulk-len (512 MB): refused from the header.
-    expect_protocol_error(&node, b"*2\r\n$3\r\nGET\r\n$1073741824\r\n", "invalid bulk length");
+    expect_protocol_error(
+        &node,
+        b"*2\r\n$3\r\nGET\r\n$1073741824\r\n",
+        "invalid bulk length",
+    );
     // 2^31 elements: refused from the header.
     expect_protocol_error(&node, b"*2147483648\r\n", "invalid multibulk length");
     expect_protocol_error(&node, b"*1048577\r\n", "invalid multibulk length");
@@ -55,15 +68,31 @@ fn oversize_lengths_are_refused_before_allocation() {
     expect_protocol_error(&node, &vec![b'A'; 70 * 1024], "too big inline request");
     // A lowered limit applies to new requests.
     let mut c = node.client();
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("proto-max-bulk-len").arg("1mb").query(&mut c).unwrap();
-    expect_protocol_error(&node, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n", "invalid bulk length");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("proto-max-bulk-len")
+        .arg("1mb")
+        .query(&mut c)
+        .unwrap();
+    expect_protocol_error(
+        &node,
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n",
+        "invalid bulk length",
+    );
     let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", node.child.id()))
         .unwrap()
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1).map(|v| v.parse::<u64>().unwrap()))
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .map(|v| v.parse::<u64>().unwrap())
+        })
         .unwrap();
-    assert!(rss_kb < 200 * 1024, "refused lengths allocated nothing large: RSS {rss_kb} kB");
+    assert!(
+        rss_kb < 200 * 1024,
+        "refused lengths allocated nothing large: RSS {rss_kb} kB"
+    );
 }
 
 #[test]
@@ -84,7 +113,11 @@ fn clients_vanishing_mid_frame_do_not_disturb_others() {
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert_healthy(&node);
     let mut c = node.client();
-    assert_eq!(c.exists::<_, i64>("k").unwrap(), 0, "a half-sent SET is never applied");
+    assert_eq!(
+        c.exists::<_, i64>("k").unwrap(),
+        0,
+        "a half-sent SET is never applied"
+    );
 }
 
 #[test]
@@ -109,7 +142,13 @@ fn random_garbage_never_crashes_the_node() {
     for round in 0..300 {
         let len = rng.gen_range(1..200);
         let bytes: Vec<u8> = (0..len)
-            .map(|_| if rng.gen_bool(0.7) { alphabet[rng.gen_range(0..alphabet.len())] } else { rng.gen() })
+            .map(|_| {
+                if rng.gen_bool(0.7) {
+                    alphabet[rng.gen_range(0..alphabet.len())]
+                } else {
+                    rng.gen()
+                }
+            })
             .collect();
         let mut s = TcpStream::connect(("127.0.0.1", node.port)).unwrap();
         let _ = s.write_all(&bytes);

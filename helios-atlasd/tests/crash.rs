@@ -54,13 +54,20 @@ fn kill_9_loses_no_acknowledged_write() {
         let node = Atlasd::start_in(&dir, &args);
         let mut c = node.client();
         let acked = acked.lock().unwrap();
-        assert!(acked.len() > 100, "round {round}: writers made progress ({})", acked.len());
+        assert!(
+            acked.len() > 100,
+            "round {round}: writers made progress ({})",
+            acked.len()
+        );
         for (k, v) in acked.iter() {
             let got: Option<i64> = c.get(k).unwrap();
             assert_eq!(got, Some(*v), "round {round}: acknowledged write {k} lost");
         }
         let counter: i64 = c.get("counter").unwrap();
-        assert!(counter >= counter_acked, "round {round}: counter {counter} < acknowledged {counter_acked}");
+        assert!(
+            counter >= counter_acked,
+            "round {round}: counter {counter} < acknowledged {counter_acked}"
+        );
     }
 }
 
@@ -94,7 +101,11 @@ fn torn_tail_is_truncated_with_a_warning() {
     let mut c = node.client();
     assert_eq!(c.get::<_, i64>("k49").unwrap(), 49);
     assert_eq!(c.exists::<_, i64>("torn").unwrap(), 0);
-    assert!(node.log().contains("truncated a torn final batch"), "{}", node.log());
+    assert!(
+        node.log().contains("truncated a torn final batch"),
+        "{}",
+        node.log()
+    );
     assert_eq!(std::fs::metadata(&aof).unwrap().len(), good_len);
 }
 
@@ -120,5 +131,8 @@ fn corruption_in_the_middle_refuses_to_start_and_names_the_offset() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("corrupt at byte offset") && err.contains(".aof"), "{err}");
+    assert!(
+        err.contains("corrupt at byte offset") && err.contains(".aof"),
+        "{err}"
+    );
 }

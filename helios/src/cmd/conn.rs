@@ -4,9 +4,7 @@
 use bytes::Bytes;
 
 use super::table::{flags as f, Command};
-use super::{
-    arg_i64, help_reply, is, unix_ms, Action, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX,
-};
+use super::{arg_db, arg_i64, help_reply, is, unix_ms, Action, CmdError, CmdResult, Ctx, SYNTAX};
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -27,14 +25,8 @@ fn echo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let id = arg_i64(&args[1])?;
-    if id < i32::MIN as i64 || id > i32::MAX as i64 {
-        return Err(NOT_INTEGER.into());
-    }
-    if id < 0 || id as usize >= ctx.store.ks.dbs.len() {
-        return Err("ERR DB index is out of range".into());
-    }
-    ctx.client.db = id as usize;
+    let id = arg_db(&args[1], ctx.store.ks.dbs.len())?;
+    ctx.client.db = id;
     if ctx.loading {
         return Ok(());
     }

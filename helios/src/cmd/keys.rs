@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::table::{flags as f, Command};
-use super::{arg_i64, help_reply, is, CmdError, CmdResult, Ctx, NOT_INTEGER, SYNTAX};
+use super::{arg_db, arg_i64, help_reply, is, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::atlas::{glob, lru_clock, Entry};
 use crate::resp::out::fmt_i64;
 
@@ -150,12 +150,14 @@ fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], ms: bool, absolute: bool) -> CmdRe
         ctx.out.int(-1);
         return Ok(());
     }
+    // i128: a deadline near i64::MAX must not overflow the rounding.
     let ttl = if absolute {
-        at as i64
+        at as i128
     } else {
-        (at as i64 - now as i64).max(0)
+        (at as i128 - now as i128).max(0)
     };
-    ctx.out.int(if ms { ttl } else { (ttl + 500) / 1000 });
+    ctx.out
+        .int(if ms { ttl } else { (ttl + 500) / 1000 } as i64);
     Ok(())
 }
 
@@ -204,10 +206,7 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// shard index (see `atlas`): whole shards are returned, so `COUNT` is a
 /// lower bound per call rather than an exact size, which Redis also allows.
 fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(&args[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(CmdError::from("ERR invalid cursor"))?;
+    let cursor = parse_cursor(&args[1]).ok_or(CmdError::from("ERR invalid cursor"))?;
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10i64;
     let mut typ: Option<&[u8]> = None;
@@ -255,6 +254,24 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.bulk_array(found.iter().map(|k| k.as_slice()));
     Ok(())
+}
+
+/// A cursor as Redis reads it with `strtoul`: optional sign (a negative
+/// value wraps), decimal digits, no leading space, no overflow.
+fn parse_cursor(a: &[u8]) -> Option<u64> {
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if digits.iter().any(|d| !d.is_ascii_digit()) || (digits.is_empty() && !a.is_empty()) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
@@ -305,14 +322,7 @@ fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
-    let id = arg_i64(a)?;
-    if id < i32::MIN as i64 || id > i32::MAX as i64 {
-        return Err(NOT_INTEGER.into());
-    }
-    if id < 0 || id as usize >= ctx.store.ks.dbs.len() {
-        return Err("ERR DB index is out of range".into());
-    }
-    Ok(id as usize)
+    arg_db(a, ctx.store.ks.dbs.len())
 }
 
 /// `COPY source destination [DB destination-db] [REPLACE]`

@@ -198,19 +198,23 @@ fn truncate(s: &str, n: usize) -> &str {
 }
 
 /// Redis's text: `unknown command 'foo', with args beginning with: 'a' 'b' `.
+/// Redis formats arguments with `%s`, so each stops at its first NUL byte.
 pub fn unknown_command(args: &[Bytes]) -> String {
+    let c_str = |a: &[u8]| {
+        let end = a.iter().position(|&b| b == 0).unwrap_or(a.len());
+        String::from_utf8_lossy(&a[..end]).into_owned()
+    };
     let mut rest = String::new();
     for a in &args[1..] {
         if rest.len() >= 128 {
             break;
         }
         let room = 128 - rest.len();
-        let a = String::from_utf8_lossy(a);
-        rest.push_str(&format!("'{}' ", truncate(&a, room)));
+        rest.push_str(&format!("'{}' ", truncate(&c_str(a), room)));
     }
     format!(
         "ERR unknown command '{}', with args beginning with: {}",
-        truncate(&String::from_utf8_lossy(&args[0]), 128),
+        truncate(&c_str(&args[0]), 128),
         rest
     )
 }
@@ -227,6 +231,23 @@ pub fn help_reply(out: &mut Out, lines: &[&str]) {
 
 pub fn arg_i64(a: &[u8]) -> Result<i64, CmdError> {
     parse_i64(a).ok_or(CmdError::from(NOT_INTEGER))
+}
+
+/// A 32-bit integer argument (a database index), with Redis's errors.
+pub fn arg_i32(a: &[u8]) -> Result<i32, CmdError> {
+    let n = arg_i64(a)?;
+    i32::try_from(n).map_err(|_| {
+        CmdError::from("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })
+}
+
+/// A database index argument: a 32-bit integer naming an existing database.
+pub fn arg_db(a: &[u8], databases: usize) -> Result<usize, CmdError> {
+    let id = arg_i32(a)?;
+    if id < 0 || id as usize >= databases {
+        return Err("ERR DB index is out of range".into());
+    }
+    Ok(id as usize)
 }
 
 /// Parses a float argument the way Redis's `getDoubleFromObject` does:

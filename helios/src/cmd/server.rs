@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use super::table::{flags as f, Command, COMMANDS as ALL};
 use super::{
-    arg_f64, arg_i64, docs, help_reply, info, is, lookup, Action, CmdError, CmdResult, Ctx, SYNTAX,
+    arg_f64, arg_i32, arg_i64, docs, help_reply, info, is, lookup, Action, CmdError, CmdResult,
+    Ctx, SYNTAX,
 };
 use crate::atlas::glob;
 use crate::config::FsyncPolicy;
@@ -62,9 +63,9 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = arg_i64(&args[1]).map_err(|_| CmdError::from("ERR invalid first DB index"))?;
-    let b = arg_i64(&args[2]).map_err(|_| CmdError::from("ERR invalid second DB index"))?;
-    let n = ctx.store.ks.dbs.len() as i64;
+    let a = arg_i32(&args[1]).map_err(|_| CmdError::from("ERR invalid first DB index"))?;
+    let b = arg_i32(&args[2]).map_err(|_| CmdError::from("ERR invalid second DB index"))?;
+    let n = ctx.store.ks.dbs.len() as i32;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err("ERR DB index is out of range".into());
     }

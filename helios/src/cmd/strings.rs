@@ -313,14 +313,15 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let o = parse_str_opts(args, false)?;
     let now = ctx.now;
-    let when = match o.expire {
-        Some((unit, raw)) => Some(deadline(unit, raw, now, "getex")?),
-        None => None,
-    };
     let key = &args[1];
+    // Redis looks the key up before it validates the expiry.
     let Some(v) = get_str(ctx.db(), key, now)?.map(|b| b.to_vec()) else {
         ctx.out.null();
         return Ok(());
+    };
+    let when = match o.expire {
+        Some((unit, raw)) => Some(deadline(unit, raw, now, "getex")?),
+        None => None,
     };
     if let Some(ms) = when {
         if ms as u64 <= now {
