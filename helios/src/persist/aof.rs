@@ -652,15 +652,15 @@ mod tests {
     #[test]
     fn stream_emits_select_on_db_change_and_after_cut() {
         let mut s = AofStream::default();
-        s.append(0, &[b"SET", b"a", b"1"]);
-        s.append(0, &[b"SET", b"b", b"1"]);
-        s.append(3, &[b"SET", b"c", b"1"]);
+        s.append(0, &[&b"SET"[..], b"a", b"1"]);
+        s.append(0, &[&b"SET"[..], b"b", b"1"]);
+        s.append(3, &[&b"SET"[..], b"c", b"1"]);
         let text = String::from_utf8(s.pending.clone()).unwrap();
         assert_eq!(text.matches("SELECT").count(), 2);
         assert_eq!(s.end, s.pending.len() as u64);
         let g = s.cut();
         assert_eq!(g, 1);
-        s.append(3, &[b"SET", b"d", b"1"]);
+        s.append(3, &[&b"SET"[..], b"d", b"1"]);
         let text = String::from_utf8(s.pending.clone()).unwrap();
         assert_eq!(text.matches("SELECT").count(), 3);
     }
