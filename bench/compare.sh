@@ -55,6 +55,9 @@ if [[ ! -x "$BIN" ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
+WORK=$(mktemp -d "$TMP_BASE/helios-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
 # ---------------------------------------------------------------- sizes ----
 if ((QUICK)); then
     N1=20000        # section 1 requests per test
@@ -78,11 +81,14 @@ BGSAVE_REPLY_TIMEOUT=5  # seconds a BGSAVE / INFO reply may take before we call 
 SNAP_LIMIT_MS=50        # requirement: no command waits longer because of a snapshot
 AUTO_SNAP_EVERY=$((N5 / 4))
 
+# Run a private copy, so a rebuild of the binary during the run changes nothing.
+HELIOS_EXE="$WORK/helios-atlasd"
+cp "$BIN" "$HELIOS_EXE"
+
 # Nothing from the caller's environment may change helios' settings.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^HELIOS_' || true)
 
 # ------------------------------------------------------- state, cleanup ----
-WORK=$(mktemp -d "$TMP_BASE/helios-bench.XXXXXX")
 declare -a PIDS=()   # every server and background job we started
 FAILED=0
 
@@ -140,7 +146,7 @@ start_server() {
         redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize no \
             --logfile "$logf" "$@" </dev/null >>"$logf" 2>&1 &
     else
-        "$BIN" -listen="127.0.0.1:$port" -data-dir="$dir/data" "$@" </dev/null >>"$logf" 2>&1 &
+        "$HELIOS_EXE" -listen="127.0.0.1:$port" -data-dir="$dir/data" "$@" </dev/null >>"$logf" 2>&1 &
     fi
     pid=$!
     PIDS+=("$pid")
@@ -151,7 +157,8 @@ start_server() {
     for ((i = 0; i < 100; i++)); do
         if ! alive "$pid"; then
             wait "$pid" 2>/dev/null && rc=0 || rc=$?
-            error "$side ($name) exited during startup (exit $rc); log tail:$(tail -n 15 "$logf" | sed 's/^/\n    /')"
+            error "$side ($name) exited during startup (exit $rc); log tail:
+$(tail -n 15 "$logf" | sed 's/^/      /')"
             return 1
         fi
         [[ $(timeout 2 redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && return 0
@@ -185,14 +192,47 @@ server_state() {
     if [[ -z "$pid" ]]; then echo "not running"; return; fi
     if ! alive "$pid"; then
         wait "$pid" 2>/dev/null && rc=0 || rc=$?
-        printf 'DIED (exit status %s); last log lines:%s' "$rc" "$(tail -n 15 "$logf" 2>/dev/null | sed 's/^/\n    /')"
+        printf 'DIED (exit status %s); last log lines:\n%s' "$rc" "$(tail -n 15 "$logf" 2>/dev/null | sed 's/^/      /')"
         return
     fi
     if [[ $(timeout 3 redis-cli -p "$port" ping 2>/dev/null) != PONG ]]; then
-        echo "HUNG (process alive but PING got no reply within 3 s)"
+        printf 'HUNG (process alive but PING got no reply within 3 s)'
+        if [[ -z "${HANG_REPORTED[$pid]:-}" ]]; then
+            HANG_REPORTED[$pid]=1
+            printf '; last log lines:\n%s' "$(tail -n 5 "$logf" 2>/dev/null | sed 's/^/      /')"
+            if command -v gdb >/dev/null; then
+                printf '\n    where its threads are blocked (gdb):\n%s' "$(thread_summary "$pid" | sed 's/^/      /')"
+            fi
+        fi
+        echo
         return
     fi
     echo ok
+}
+
+declare -A HANG_REPORTED=()
+
+# thread_summary PID: for each thread, the innermost frames of our code and
+# the mutex it waits for (needs gdb and the binary's debug info).
+thread_summary() {
+    timeout 60 gdb -p "$1" -batch -ex 'thread apply all bt 30' 2>/dev/null | awk '
+        /^Thread / {
+            if (line != "") print line
+            name = $0
+            sub(/^Thread [0-9]+ \(Thread 0x[0-9a-f]+ \(LWP [0-9]+\) /, "", name); sub(/\):$/, "", name)
+            line = name; frames = 0; next
+        }
+        /^#/ && /Mutex::lock</ && line !~ /waits/ {
+            m = $0; sub(/.*RawMutex, /, "", m); sub(/> \(\).*/, "", m)
+            line = line " waits Mutex<" m ">"; next
+        }
+        /^#/ && frames < 3 {
+            f = $0; sub(/^#[0-9]+ +(0x[0-9a-f]+ in )?/, "", f)
+            if (f !~ /^helios::/) next
+            sub(/ \(\) at /, " ", f)
+            line = line (frames ? " <- " : " in ") f; frames++
+        }
+        END { if (line != "") print line }'
 }
 
 rcli() { local port=$1; shift; timeout 10 redis-cli -p "$port" "$@" 2>&1; }
@@ -320,10 +360,12 @@ section_throughput() { # NUM NAME LABELSUFFIX REQUESTS TESTS EXTRA-ARGS... -- us
     done
 }
 
-short_state() { # SIDE -> DIED / HUNG / ERROR
-    local s
-    s=$(server_state "$1")
-    case "$s" in DIED*) echo DIED ;; HUNG*) echo HUNG ;; *) echo ERROR ;; esac
+short_state() { # SIDE -> DIED / HUNG / ERROR (cheap: no log, no gdb)
+    local pidv="${1}_PID" portv="${1}_PORT"
+    local pid=${!pidv:-} port=${!portv:-}
+    if [[ -z "$pid" ]] || ! alive "$pid"; then echo DIED; return; fi
+    if [[ $(timeout 3 redis-cli -p "$port" ping 2>/dev/null) != PONG ]]; then echo HUNG; return; fi
+    echo ERROR
 }
 
 RESP_FILE="$WORK/load-$NKEYS.resp"
@@ -417,11 +459,11 @@ snap_run() {
     bpid=$!
     PIDS+=("$bpid")
     if [[ $mode == bgsave ]]; then
-        sleep 0.5
+        sleep 0.2 # let the load get going first
         while alive "$bpid" && ((count < MAX_BGSAVES)); do
             t0=$(date +%s.%N)
             if ! reply=$(timeout "$BGSAVE_REPLY_TIMEOUT" redis-cli -p "$port" bgsave 2>&1); then
-                hung="BGSAVE #$((count + 1)) got no reply within ${BGSAVE_REPLY_TIMEOUT}s (server: $(server_state "$side"))"
+                hung="BGSAVE #$((count + 1)) got no reply within ${BGSAVE_REPLY_TIMEOUT}s; server: $(server_state "$side")"
                 break
             fi
             if [[ "$reply" != *"started"* ]]; then
@@ -429,7 +471,7 @@ snap_run() {
                 break
             fi
             if ! wait_no_snapshot "$port"; then
-                hung="after BGSAVE #$((count + 1)): rdb_bgsave_in_progress never returned to 0 or INFO got no reply (server: $(server_state "$side"))"
+                hung="after BGSAVE #$((count + 1)) (sent $(date -d "@${t0%.*}" +%T)): INFO persistence got no reply within ${BGSAVE_REPLY_TIMEOUT}s or rdb_bgsave_in_progress stayed 1 for 60 s; server: $(server_state "$side")"
                 break
             fi
             t1=$(date +%s.%N)
@@ -516,12 +558,13 @@ START_TS=$(date +%s)
     echo "== Helios vs Redis benchmark ($( ((QUICK)) && echo quick || echo full) run) =="
     echo "date:            $(date -Is)"
     echo "host:            $(uname -srm), nproc=$(nproc), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+    echo "load average:    $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews results)"
     echo "memory:          $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "redis-server:    $(redis-server --version)"
     echo "redis-benchmark: $(redis-benchmark --version)"
     echo "helios binary:   $BIN ($(date -r "$BIN" '+%Y-%m-%d %H:%M:%S'), $("$BIN" -version 2>&1 | head -n 1))"
     if git -C "$REPO" rev-parse --short HEAD >/dev/null 2>&1; then
-        echo "helios source:   $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- helios helios-atlasd 2>/dev/null || echo ' + uncommitted changes')"
+        echo "repo HEAD now:   $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- helios helios-atlasd 2>/dev/null || echo ' + uncommitted changes')"
     fi
     newer=$(find "$REPO/helios" "$REPO/helios-atlasd" -name '*.rs' -newer "$BIN" 2>/dev/null | head -n 1 || true)
     [[ -n "$newer" ]] && echo "WARNING:         sources changed after the binary was built (e.g. ${newer#"$REPO"/})"
@@ -615,5 +658,6 @@ if ((${#ERRORS[@]})); then
     printf '  - %s\n' "${ERRORS[@]}"
 fi
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "total time: $(($(date +%s) - START_TS)) s"
 exit "$FAILED"

@@ -502,3 +502,41 @@ fn client_no_touch_leaves_idle_time_alone() {
         .unwrap();
     assert_eq!(idle, 0);
 }
+
+/// Regression: INFO (which reads AOF state under the keyspace lock) racing
+/// AOF flushes and snapshots once deadlocked the server.
+#[test]
+fn info_writes_and_snapshots_race_without_deadlock() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let node = Atlasd::start(&["-aof-fsync=every"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for t in 0..3 {
+        let (port, stop) = (node.port, stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut c = common::connect(port);
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let _: () = c.set(format!("t{t}:{}", i % 5000), i).unwrap();
+                i += 1;
+            }
+        }));
+    }
+    let (port, stop2) = (node.port, stop.clone());
+    threads.push(std::thread::spawn(move || {
+        let mut c = common::connect(port);
+        while !stop2.load(Ordering::Relaxed) {
+            let _: String = redis::cmd("INFO").query(&mut c).unwrap();
+            let _: redis::RedisResult<String> = redis::cmd("BGSAVE").query(&mut c);
+        }
+    }));
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join()
+            .expect("client thread (a 60s read timeout means the server hung)");
+    }
+    let pong: String = redis::cmd("PING").query(&mut node.client()).unwrap();
+    assert_eq!(pong, "PONG");
+}

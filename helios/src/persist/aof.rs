@@ -39,6 +39,9 @@
 //! and with `no` never; in both cases the reply still waits for the `write`,
 //! so a process crash loses nothing.
 //!
+//! Lock order: the writer lock, then the keyspace lock (to take the pending
+//! bytes). Code running under the keyspace lock never takes the writer lock.
+//!
 //! A failed write or fsync leaves the keyspace ahead of the disk. Helios then
 //! logs the error and exits rather than acknowledge writes it cannot keep
 //! (Redis does the same under `always`).
@@ -141,6 +144,9 @@ pub struct AofWriter {
     synced_tx: tokio::sync::watch::Sender<u64>,
     wake: (std::sync::Mutex<bool>, Condvar),
     stop: AtomicBool,
+    /// Mirrors of the current file's size and generation for `current`.
+    file_size: AtomicU64,
+    file_gen: AtomicU64,
     /// fsync count and total time, for INFO and metrics.
     pub fsyncs: AtomicU64,
     pub fsync_micros: AtomicU64,
@@ -186,6 +192,8 @@ impl AofWriter {
             synced_tx: tx,
             wake: (std::sync::Mutex::new(false), Condvar::new()),
             stop: AtomicBool::new(false),
+            file_size: AtomicU64::new(size),
+            file_gen: AtomicU64::new(gen),
             fsyncs: AtomicU64::new(0),
             fsync_micros: AtomicU64::new(0),
         });
@@ -210,10 +218,14 @@ impl AofWriter {
         self.notify();
     }
 
-    /// Bytes in the current file and its generation.
+    /// Bytes in the current file and its generation. Lock-free: `INFO`
+    /// calls it while holding the keyspace lock, and `flush` takes the
+    /// writer lock before the keyspace lock.
     pub fn current(&self) -> (u64, u64) {
-        let s = self.state.lock();
-        (s.size, s.gen)
+        (
+            self.file_size.load(Ordering::Relaxed),
+            self.file_gen.load(Ordering::Relaxed),
+        )
     }
 
     /// Makes sure everything up to logical offset `needed` is written to
@@ -261,6 +273,8 @@ impl AofWriter {
             fatal("append-only file write failed", e);
         }
         w.spare = data;
+        self.file_size.store(w.size, Ordering::Relaxed);
+        self.file_gen.store(w.gen, Ordering::Relaxed);
         self.written.store(end, Ordering::Release);
         drop(w);
         if self.policy() == FsyncPolicy::Always {
