@@ -17,7 +17,6 @@ use tokio::net::TcpStream;
 
 use super::{Client, Server};
 use crate::cmd::{execute, is, unix_ms, Action, Ctx};
-use crate::config::FsyncPolicy;
 use crate::resp::{Limits, Out, RequestParser};
 
 /// Output above this is written out before executing more of the batch.
@@ -129,10 +128,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
         // 2. Durability before acknowledgement: everything this batch wrote,
         // and everything it could have read, is in the AOF.
         if let Some(end) = needed {
-            server.aof.flush_to(end, &server.store);
-            if server.aof.policy() == FsyncPolicy::Always {
-                server.aof.wait_synced(end).await;
-            }
+            server.aof.commit(end).await;
         }
 
         // 3. Replies.

@@ -65,7 +65,7 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 
 /// Everything shared by the server's tasks.
 pub struct Server {
-    pub store: Mutex<Store>,
+    pub store: Arc<Mutex<Store>>,
     pub aof: Arc<AofWriter>,
     pub config: RwLock<Config>,
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
@@ -112,12 +112,13 @@ impl Server {
             let _ = std::fs::remove_file(p);
         }
         let gen = files.aofs.last().copied().or(files.snapshot).unwrap_or(1);
-        let aof = AofWriter::open(&dir, gen, config.aof_fsync)?;
         let mut store = Store::new(config.databases);
         store.aof.gen = gen;
+        let store = Arc::new(Mutex::new(store));
+        let aof = AofWriter::open(&dir, gen, config.aof_fsync, store.clone())?;
         let (shutdown_tx, _) = watch::channel(false);
         let server = Arc::new(Server {
-            store: Mutex::new(store),
+            store,
             aof,
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
@@ -309,7 +310,7 @@ impl Server {
         drop(view);
         // Make the AOF switch to the new generation before deleting the old
         // one, even if no write arrived since the cut.
-        self.aof.flush_and_sync(&self.store);
+        self.aof.flush_and_sync();
         match result {
             Ok(keys) => {
                 if let Ok(files) = persist::scan_dir(&dir) {
@@ -480,7 +481,7 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
             tracing::error!("final snapshot failed: {e}");
         }
     }
-    server.aof.close(&server.store);
+    server.aof.close();
     tracing::info!("helios-atlasd stopped; append-only file flushed and synced");
     Ok(())
 }
