@@ -21,11 +21,9 @@
 //! * `KEYS` is compared sorted; `SCAN` as the set of keys a full iteration
 //!   returns (Helios returns whole hash shards per call, so `COUNT` is not an
 //!   upper bound); `RANDOMKEY` by property (nil on both, or a key that exists).
-//! * `OBJECT ENCODING` is compared only for keys whose value Redis encodes
-//!   by content (last written by `SET`-like commands or counters). Redis
-//!   keeps `APPEND`/`SETRANGE` results `raw` and `INCRBYFLOAT` results
-//!   `embstr`, while Helios derives the encoding from the bytes; a small
-//!   model, driven by Redis's replies, tracks which keys are affected.
+//! * `OBJECT ENCODING` is compared exactly, including the history-dependent
+//!   cases (`APPEND`/`SETRANGE` leave `raw`, `INCRBYFLOAT` never gives `int`,
+//!   `RENAME`/`COPY`/`MOVE` keep the encoding).
 //!
 //! * `SCAN -1` (Redis parses cursors with `strtoul`, so this is a valid
 //!   cursor whose page is arbitrary) must give a page on both.
@@ -132,9 +130,6 @@ enum Cmp {
     },
     /// `KEYS`: the same keys in any order.
     Sorted,
-    /// `OBJECT ENCODING key`: exact unless the model says Redis's encoding
-    /// depends on history rather than content.
-    Encoding,
     /// `SCAN` from a cursor Redis accepts but whose page is arbitrary
     /// (`-1` is `ULONG_MAX` to Redis's `strtoul`): a `[cursor, [keys]]` page on
     /// both, or the same error.
@@ -760,7 +755,7 @@ impl Gen {
                 if self.chance(0.9) {
                     a.push(self.name("ENCODING"));
                     a.push(self.key());
-                    cmp = Cmp::Encoding;
+                    cmp = Cmp::Exact;
                 } else {
                     let bad: Args = match self.rng.gen_range(0..4) {
                         0 => vec![],
@@ -924,7 +919,6 @@ impl Gen {
 /// encoding (`APPEND`, `SETRANGE`, `INCRBYFLOAT`). Driven by Redis's replies.
 struct Model {
     client_db: Vec<usize>,
-    tainted: HashSet<(usize, Vec<u8>)>,
 }
 
 fn upper(a: &[u8]) -> String {
@@ -936,87 +930,10 @@ fn parse_db(a: &[u8]) -> usize {
 }
 
 impl Model {
-    fn is_tainted(&self, db: usize, key: &[u8]) -> bool {
-        self.tainted.contains(&(db, key.to_vec()))
-    }
-
-    fn set_taint(&mut self, db: usize, key: &[u8], t: bool) {
-        if t {
-            self.tainted.insert((db, key.to_vec()));
-        } else {
-            self.tainted.remove(&(db, key.to_vec()));
-        }
-    }
-
+    /// Tracks each client's selected database from Redis's replies.
     fn update(&mut self, client: usize, a: &[Vec<u8>], reply: &Value) {
-        if matches!(reply, Value::ServerError(_)) {
-            return;
-        }
-        let db = self.client_db[client];
-        let ok = matches!(reply, Value::Okay);
-        let one = matches!(reply, Value::Int(1));
-        match upper(&a[0]).as_str() {
-            "SELECT" if ok => self.client_db[client] = parse_db(&a[1]),
-            "APPEND" | "SETRANGE" | "INCRBYFLOAT" => self.set_taint(db, &a[1], true),
-            "SET" => {
-                let opts: Vec<String> = a[3..].iter().map(|o| upper(o)).collect();
-                let cond = opts.iter().any(|o| o == "NX" || o == "XX");
-                let get = opts.iter().any(|o| o == "GET");
-                // With NX/XX and GET the reply does not tell whether it wrote.
-                if !cond || (!get && ok) {
-                    self.set_taint(db, &a[1], false);
-                }
-            }
-            "SETEX" | "PSETEX" | "GETSET" | "INCR" | "DECR" | "INCRBY" | "DECRBY" => {
-                self.set_taint(db, &a[1], false)
-            }
-            "SETNX" if one => self.set_taint(db, &a[1], false),
-            "MSET" | "MSETNX" if ok || one => {
-                for k in a[1..].iter().step_by(2) {
-                    self.set_taint(db, k, false);
-                }
-            }
-            "RENAME" | "RENAMENX" if ok || one => {
-                let t = self.is_tainted(db, &a[1]);
-                self.set_taint(db, &a[1], false);
-                self.set_taint(db, &a[2], t);
-            }
-            "COPY" if one => {
-                let mut dst = db;
-                for j in 3..a.len() {
-                    if upper(&a[j]) == "DB" && j + 1 < a.len() {
-                        dst = parse_db(&a[j + 1]);
-                    }
-                }
-                let t = self.is_tainted(db, &a[1]);
-                self.set_taint(dst, &a[2], t);
-            }
-            "MOVE" if one => {
-                let t = self.is_tainted(db, &a[1]);
-                self.set_taint(db, &a[1], false);
-                self.set_taint(parse_db(&a[2]), &a[1], t);
-            }
-            "SWAPDB" if ok => {
-                let (x, y) = (parse_db(&a[1]), parse_db(&a[2]));
-                self.tainted = self
-                    .tainted
-                    .drain()
-                    .map(|(d, k)| {
-                        (
-                            if d == x {
-                                y
-                            } else if d == y {
-                                x
-                            } else {
-                                d
-                            },
-                            k,
-                        )
-                    })
-                    .collect();
-            }
-            "FLUSHDB" if ok => self.tainted.retain(|(d, _)| *d != db),
-            _ => {}
+        if upper(&a[0]) == "SELECT" && matches!(reply, Value::Okay) {
+            self.client_db[client] = parse_db(&a[1]);
         }
     }
 }
@@ -1068,7 +985,7 @@ fn sorted(v: &Value) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Whether Helios's reply `h` is acceptable given Redis's reply `r`.
-fn agree(cmp: Cmp, r: &Value, h: &Value, gen: &Gen, tainted: bool) -> bool {
+fn agree(cmp: Cmp, r: &Value, h: &Value, gen: &Gen) -> bool {
     if r == h {
         return true;
     }
@@ -1085,7 +1002,6 @@ fn agree(cmp: Cmp, r: &Value, h: &Value, gen: &Gen, tainted: bool) -> bool {
             };
             !absolute && *x >= 0 && *y >= 0 && (x - y).abs() <= tolerance(ms)
         }
-        (Cmp::Encoding, Value::BulkString(_), Value::BulkString(_)) => tainted,
         (Cmp::ScanPage, Value::Array(x), Value::Array(y)) => {
             let page = |p: &[Value]| matches!(p, [Value::BulkString(_), Value::Array(keys)] if keys.iter().all(|k| matches!(k, Value::BulkString(_))));
             page(x) && page(y)
@@ -1237,9 +1153,7 @@ impl Run {
         r: &Value,
         h: &Value,
     ) -> bool {
-        let db = self.model.client_db[client];
-        let tainted = a.len() == 3 && self.model.is_tainted(db, &a[2]);
-        if agree(cmp, r, h, &self.gen, tainted) {
+        if agree(cmp, r, h, &self.gen) {
             return true;
         }
         let what = format!("  redis:   {}\n  helios:  {}", show(r), show(h));
@@ -1432,14 +1346,13 @@ impl Run {
                 }
                 let a = vec![b("OBJECT"), b("ENCODING"), k.clone()];
                 let (r, h) = self.admin.both(&a);
-                checks.push((a, Cmp::Encoding, r, h));
+                checks.push((a, Cmp::Exact, r, h));
             }
             let a = vec![b("DBSIZE")];
             let (r, h) = self.admin.both(&a);
             checks.push((a, Cmp::Exact, r, h));
             for (a, cmp, r, h) in checks {
-                let tainted = a.len() == 3 && self.model.is_tainted(db, &a[2]);
-                if !agree(cmp, &r, &h, &self.gen, tainted) {
+                if !agree(cmp, &r, &h, &self.gen) {
                     let what = format!("  redis:   {}\n  helios:  {}", show(&r), show(&h));
                     let msg = format!(
                         "differential mismatch (seed {}, {label}, client {c}):\n  command: {}\n{what}\n  \
@@ -1526,7 +1439,6 @@ fn differential_against_redis() {
         gen: Gen::new(seed),
         model: Model {
             client_db: vec![0; CLIENTS],
-            tainted: HashSet::new(),
         },
         clients: (0..CLIENTS).map(|_| pair()).collect(),
         admin: pair(),

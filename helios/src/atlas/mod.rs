@@ -88,6 +88,23 @@ pub struct Entry {
     pub expire_at: u64,
     /// Last access, in seconds of the server's LRU clock (`OBJECT IDLETIME`).
     pub access: u32,
+    /// How the string reports its encoding; fits in the entry's padding.
+    pub enc: StrEncoding,
+}
+
+/// What `OBJECT ENCODING` reports for a string beyond what its bytes say.
+/// Redis keeps a string it modified in place (`APPEND`, `SETRANGE`) as
+/// `raw`, and never integer-encodes a number it formatted itself
+/// (`INCRBYFLOAT`); tests and tools that check encodings see the same here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StrEncoding {
+    /// Decided by the bytes: `int`, `embstr` up to 44 bytes, else `raw`.
+    #[default]
+    Auto,
+    /// Always `raw`.
+    Raw,
+    /// `embstr` up to 44 bytes, else `raw`; never `int`.
+    NoInt,
 }
 
 impl Entry {
@@ -98,6 +115,21 @@ impl Entry {
 
     fn heap_size(&self) -> usize {
         self.key.heap_size() + self.value.heap_size()
+    }
+
+    /// The name `OBJECT ENCODING` reports.
+    pub fn encoding(&self) -> &'static str {
+        match (&self.value, self.enc) {
+            (_, StrEncoding::Auto) => self.value.encoding(),
+            (_, StrEncoding::Raw) => "raw",
+            (Value::Str(b), StrEncoding::NoInt) => {
+                if b.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+        }
     }
 }
 
@@ -312,6 +344,7 @@ impl Db {
             value,
             expire_at,
             access: lru_clock(now),
+            enc: StrEncoding::Auto,
         };
         self.heap += new.heap_size();
         if new.expire_at != 0 {
@@ -514,6 +547,11 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(Blob::new(v.as_bytes()))
+    }
+
+    #[test]
+    fn entry_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
     }
 
     #[test]

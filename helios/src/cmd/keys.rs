@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::table::{flags as f, Command};
 use super::{arg_db, arg_i64, help_reply, is, CmdError, CmdResult, Ctx, SYNTAX};
-use crate::atlas::{glob, lru_clock, Entry};
+use crate::atlas::{glob, lru_clock, Db, Entry};
 use crate::resp::out::fmt_i64;
 
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -256,6 +256,15 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Stores `e`'s value, expiry and encoding under `key` (RENAME, MOVE, COPY
+/// keep all three, as Redis moves or duplicates the object itself).
+fn move_entry(db: &mut Db, key: &[u8], e: Entry, now: u64) {
+    db.insert(key, e.value, e.expire_at, now);
+    if let Some(mut moved) = db.get_mut(key, now) {
+        moved.enc = e.enc;
+    }
+}
+
 /// A cursor as Redis reads it with `strtoul`: optional sign (a negative
 /// value wraps), decimal digits, no leading space, no overflow.
 fn parse_cursor(a: &[u8]) -> Option<u64> {
@@ -295,7 +304,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
         return Ok(());
     }
     let e = db.remove(src).expect("checked above");
-    db.insert(dst, e.value, e.expire_at, now);
+    move_entry(db, dst, e, now);
     ctx.propagate_argv(args);
     if nx {
         ctx.out.int(1);
@@ -347,10 +356,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err("ERR source and destination objects are the same".into());
     }
     let now = ctx.now;
-    let Some((value, expire_at)) = ctx.store.ks.dbs[src_db]
-        .get(key, now)
-        .map(|e| (e.value.clone(), e.expire_at))
-    else {
+    let Some(copy) = ctx.store.ks.dbs[src_db].get(key, now).cloned() else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -362,7 +368,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         dst.remove(newkey);
     }
-    dst.insert(newkey, value, expire_at, now);
+    move_entry(dst, newkey, copy, now);
     ctx.propagate_argv(args);
     ctx.out.int(1);
     Ok(())
@@ -385,7 +391,7 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let e = ctx.store.ks.dbs[src_db].remove(key).expect("checked above");
-    ctx.store.ks.dbs[dst_db].insert(key, e.value, e.expire_at, now);
+    move_entry(&mut ctx.store.ks.dbs[dst_db], key, e, now);
     ctx.propagate_argv(args);
     ctx.out.int(1);
     Ok(())
@@ -419,7 +425,7 @@ fn object_entry<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c Entry> {
 }
 
 fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    match object_entry(ctx, &args[2]).map(|e| e.value.encoding()) {
+    match object_entry(ctx, &args[2]).map(|e| e.encoding()) {
         Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }

@@ -231,7 +231,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let crate::atlas::Value::Str(b) = &e.value;
             let line = format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                e.value.encoding(),
+                e.encoding(),
                 b.len(),
                 e.access & 0xFF_FFFF,
                 clock.wrapping_sub(e.access)

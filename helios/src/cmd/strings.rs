@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::longdouble::{incr_by_float, IncrFloatError};
 use super::table::{flags as f, Command};
 use super::{arg_i64, is, CmdError, CmdResult, Ctx, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX};
-use crate::atlas::{Blob, Db, Value};
+use crate::atlas::{Blob, Db, StrEncoding, Value};
 use crate::resp::out::fmt_i64;
 use crate::resp::parse::parse_i64;
 
@@ -18,6 +18,12 @@ fn get_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Blob>,
         Some(e) => match &e.value {
             Value::Str(b) => Ok(Some(b)),
         },
+    }
+}
+
+fn set_encoding(db: &mut Db, key: &[u8], now: u64, enc: StrEncoding) {
+    if let Some(mut e) = db.get_mut(key, now) {
+        e.enc = enc;
     }
 }
 
@@ -358,7 +364,9 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             if b.len() + args[2].len() > limit {
                 return Err(TOO_BIG.into());
             }
-            Some(b.append(&args[2]))
+            let n = b.append(&args[2]);
+            e.enc = StrEncoding::Raw;
+            Some(n)
         }
         None => None,
     };
@@ -388,6 +396,7 @@ fn incr_generic(ctx: &mut Ctx, args: &[Bytes], delta: i64) -> CmdResult {
             let cur = parse_i64(b).ok_or(CmdError::from(NOT_INTEGER))?;
             let new = cur.checked_add(delta).ok_or(CmdError::from(OVERFLOW))?;
             e.value = int_value(new);
+            e.enc = StrEncoding::Auto;
             Some(new)
         }
         None => None,
@@ -432,6 +441,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     })?;
     let keep = ctx.db().peek(key, now).map_or(0, |e| e.expire_at);
     ctx.db().insert(key, str_value(&new), keep, now);
+    set_encoding(ctx.db(), key, now, StrEncoding::NoInt);
     // Replayed as a SET so the result cannot drift with float formatting.
     ctx.propagate(&[b"SET", key, &new, b"KEEPTTL"]);
     ctx.out.bulk(&new);
@@ -488,11 +498,13 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let existing = match db.get_mut(&args[1], now) {
         Some(mut e) => {
             let Value::Str(b) = &mut e.value;
-            Some(if val.is_empty() {
-                b.len()
+            if val.is_empty() {
+                Some(b.len())
             } else {
-                b.set_range(offset, val)
-            })
+                let n = b.set_range(offset, val);
+                e.enc = StrEncoding::Raw;
+                Some(n)
+            }
         }
         None => None,
     };
@@ -503,6 +515,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let mut b = Blob::new(b"");
             let n = b.set_range(offset, val);
             db.insert(&args[1], Value::Str(b), 0, now);
+            set_encoding(db, &args[1], now, StrEncoding::Raw);
             n
         }
     };
