@@ -540,3 +540,25 @@ fn info_writes_and_snapshots_race_without_deadlock() {
     let pong: String = redis::cmd("PING").query(&mut node.client()).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn idle_clients_are_closed_after_config_timeout() {
+    let node = Atlasd::start(&[]);
+    let mut c = node.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("timeout")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let mut idle = Raw::connect(node.port);
+    idle.send(b"PING\r\n");
+    assert_eq!(idle.line(), "+PONG\r\n");
+    std::thread::sleep(Duration::from_millis(1600));
+    assert!(
+        idle.closed(),
+        "an idle client is closed after `timeout` seconds"
+    );
+    let role: Vec<Value> = redis::cmd("ROLE").query(&mut node.client()).unwrap();
+    assert_eq!(role[0], Value::BulkString(b"master".to_vec()));
+}

@@ -82,6 +82,15 @@ fn info_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// `ROLE`: a standalone node is a master with no replicas.
+fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    Ok(())
+}
+
 fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -456,8 +465,17 @@ static PARAMS: &[Param] = &[
     },
     Param {
         name: "timeout",
-        get: |_| "0".into(),
-        set: None,
+        get: |s| s.idle_timeout_secs.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            let n = v
+                .parse::<i64>()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if !(0..=i32::MAX as i64).contains(&n) {
+                return Err("argument must be between 0 and 2147483647 inclusive".into());
+            }
+            s.idle_timeout_secs.store(n as u64, Ordering::Relaxed);
+            Ok(())
+        }),
     },
 ];
 
@@ -827,6 +845,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "flushall", full_name: "flushall", arity: -1, flags: f::WRITE, group: "server", summary: "Removes all keys from all databases.", complexity: "O(N) where N is the total number of keys in all databases", syntax: "[ASYNC | SYNC]", run: flushall, ..Command::BASE },
     Command { name: "swapdb", full_name: "swapdb", arity: 3, flags: f::WRITE | f::FAST, group: "server", since: "4.0.0", summary: "Swaps two Redis databases.", complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases.", syntax: "index1 index2", run: swapdb, ..Command::BASE },
     Command { name: "info", full_name: "info", arity: -1, flags: f::LOADING | f::STALE, group: "server", summary: "Returns information and statistics about the server.", syntax: "[section [section ...]]", run: info_cmd, ..Command::BASE },
+    Command { name: "role", full_name: "role", arity: 1, flags: f::NOSCRIPT | f::LOADING | f::STALE | f::FAST, group: "server", since: "2.8.12", summary: "Returns the replication role.", run: role, ..Command::BASE },
     Command { name: "time", full_name: "time", arity: 1, flags: f::LOADING | f::STALE | f::FAST, group: "server", since: "2.6.0", summary: "Returns the server time.", run: time, ..Command::BASE },
     Command { name: "lastsave", full_name: "lastsave", arity: 1, flags: f::LOADING | f::STALE | f::FAST, group: "server", summary: "Returns the Unix timestamp of the last successful save to disk.", run: lastsave, ..Command::BASE },
     Command { name: "save", full_name: "save", arity: 1, flags: ADM | f::NO_MULTI, group: "server", summary: "Synchronously saves the database(s) to disk.", complexity: "O(N) where N is the total number of keys in all databases", run: save, ..Command::BASE },

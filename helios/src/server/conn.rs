@@ -180,7 +180,16 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
         if buf.capacity() - buf.len() < want {
             buf.reserve(want);
         }
+        let idle = server.idle_timeout_secs.load(Ordering::Relaxed);
+        let idle_timer = async {
+            if idle == 0 {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(std::time::Duration::from_secs(idle)).await
+            }
+        };
         tokio::select! {
+            _ = idle_timer => return Ok(()),
             r = socket.read_buf(&mut buf) => {
                 let n = r?;
                 if n == 0 {

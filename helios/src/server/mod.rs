@@ -77,6 +77,8 @@ pub struct Server {
     /// The port actually bound (differs from the config for `:0`).
     pub port: AtomicU64,
     pub active_expire: AtomicBool,
+    /// Close clients idle for this many seconds; 0 = never (`CONFIG SET timeout`).
+    pub idle_timeout_secs: AtomicU64,
     shutdown_tx: watch::Sender<bool>,
     shutdown_save: AtomicBool,
 }
@@ -139,6 +141,7 @@ impl Server {
             run_id: random_hex(40),
             port: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
+            idle_timeout_secs: AtomicU64::new(0),
             shutdown_tx,
             shutdown_save: AtomicBool::new(false),
         });
