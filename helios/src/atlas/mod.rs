@@ -7,7 +7,8 @@
 //!
 //! # Layout and snapshots
 //!
-//! A database is split into [`SHARDS`] hash tables, each behind an `Arc`.
+//! A database is split into [`SHARDS`] shards, each behind an `Arc`; a shard
+//! is a dense vector of entries with a hash index of their positions.
 //! Taking a snapshot clones the `Arc`s (microseconds, under the server's
 //! lock); afterwards the first write to a shard that the snapshot still
 //! holds clones that one shard (about a thousand entries for a million-key
@@ -138,21 +139,85 @@ pub fn lru_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
 }
 
+/// One hash shard: a dense vector of entries plus a hash index of their
+/// positions. Keeping entries dense (instead of inside the hash table)
+/// means their memory grows in 25% steps rather than doubling with the
+/// table, the index costs 5 bytes a slot instead of 65, and a random entry
+/// (`RANDOMKEY`) is one array access.
 #[derive(Clone, Default)]
 pub struct Shard {
-    table: HashTable<Entry>,
+    index: HashTable<u32>,
+    entries: Vec<Entry>,
     expires: usize,
 }
 
 impl Shard {
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.table.iter()
+        self.entries.iter()
     }
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.entries.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.entries.is_empty()
+    }
+
+    fn find(&self, h: u64, key: &[u8]) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find(h, |&i| entries[i as usize].key.as_slice() == key)
+            .map(|&i| i as usize)
+    }
+
+    fn get(&self, h: u64, key: &[u8]) -> Option<&Entry> {
+        self.find(h, key).map(|i| &self.entries[i])
+    }
+
+    fn get_mut(&mut self, h: u64, key: &[u8]) -> Option<&mut Entry> {
+        let i = self.find(h, key)?;
+        Some(&mut self.entries[i])
+    }
+
+    /// Adds an entry whose key is known to be absent.
+    fn push(&mut self, h: u64, e: Entry, hasher: &ahash::RandomState) {
+        if self.entries.len() == self.entries.capacity() {
+            let len = self.entries.len();
+            self.entries.reserve_exact((len / 4).max(4));
+        }
+        let at = self.entries.len() as u32;
+        self.entries.push(e);
+        let Shard { index, entries, .. } = self;
+        index.insert_unique(h, at, |&i| {
+            hasher.hash_one(entries[i as usize].key.as_slice())
+        });
+    }
+
+    /// Removes the entry for `key`; the last entry moves into its place.
+    fn remove(&mut self, h: u64, key: &[u8], hasher: &ahash::RandomState) -> Option<Entry> {
+        let entries = &self.entries;
+        let Ok(slot) = self
+            .index
+            .find_entry(h, |&i| entries[i as usize].key.as_slice() == key)
+        else {
+            return None;
+        };
+        let (at, _) = slot.remove();
+        let at = at as usize;
+        let last = self.entries.len() - 1;
+        let old = self.entries.swap_remove(at);
+        if at != last {
+            let moved = hasher.hash_one(self.entries[at].key.as_slice());
+            if let Some(i) = self.index.find_mut(moved, |&i| i as usize == last) {
+                *i = at as u32;
+            }
+        }
+        Some(old)
+    }
+
+    /// Bytes of the index and entry storage.
+    fn slot_bytes(&self) -> usize {
+        self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
     }
 }
 
@@ -252,10 +317,6 @@ impl Db {
         (h, ((h >> 40) as usize) & (SHARDS - 1))
     }
 
-    fn rehash(hasher: &ahash::RandomState) -> impl Fn(&Entry) -> u64 + '_ {
-        move |e: &Entry| hasher.hash_one(e.key.as_slice())
-    }
-
     pub fn len(&self) -> usize {
         self.keys
     }
@@ -268,17 +329,13 @@ impl Db {
 
     /// Estimated bytes used: table slots plus the heap owned by entries.
     pub fn used_memory(&self) -> usize {
-        let slots: usize = self.shards.iter().map(|s| s.table.capacity()).sum();
-        slots * (std::mem::size_of::<Entry>() + 1) + self.heap
+        self.shards.iter().map(|s| s.slot_bytes()).sum::<usize>() + self.heap
     }
 
     /// Looks a key up without side effects; expired keys are invisible.
     pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
         let (h, s) = self.locate(key);
-        self.shards[s]
-            .table
-            .find(h, |e| e.key.as_slice() == key)
-            .filter(|e| !e.is_expired(now))
+        self.shards[s].get(h, key).filter(|e| !e.is_expired(now))
     }
 
     /// Looks a key up for reading: an expired key is deleted on the spot
@@ -286,7 +343,7 @@ impl Db {
     /// refreshed unless a snapshot shares the shard.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         let (h, s) = self.locate(key);
-        let Some(found) = self.shards[s].table.find(h, |e| e.key.as_slice() == key) else {
+        let Some(found) = self.shards[s].get(h, key) else {
             self.misses += 1;
             return None;
         };
@@ -299,27 +356,25 @@ impl Db {
         self.hits += 1;
         if !self.no_touch && Arc::get_mut(&mut self.shards[s]).is_some() {
             let shard = Arc::get_mut(&mut self.shards[s])?;
-            let e = shard.table.find_mut(h, |e| e.key.as_slice() == key)?;
+            let e = shard.get_mut(h, key)?;
             e.access = lru_clock(now);
             return Some(e);
         }
-        self.shards[s].table.find(h, |e| e.key.as_slice() == key)
+        self.shards[s].get(h, key)
     }
 
     /// Looks a key up for writing; expired keys are deleted first.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<EntryMut<'_>> {
         let (h, s) = self.locate(key);
-        let is_expired = self.shards[s]
-            .table
-            .find(h, |e| e.key.as_slice() == key)?
-            .is_expired(now);
+        let is_expired = self.shards[s].get(h, key)?.is_expired(now);
         if is_expired {
             self.remove(key);
             self.expired += 1;
             return None;
         }
         let shard = Arc::make_mut(&mut self.shards[s]);
-        let entry = shard.table.find_mut(h, |e| e.key.as_slice() == key)?;
+        let i = shard.find(h, key)?;
+        let entry = &mut shard.entries[i];
         if !self.no_touch {
             entry.access = lru_clock(now);
         }
@@ -351,7 +406,7 @@ impl Db {
             self.expires += 1;
             shard.expires += 1;
         }
-        match shard.table.find_mut(h, |e| e.key.as_slice() == key) {
+        match shard.get_mut(h, key) {
             Some(slot) => {
                 let old = std::mem::replace(slot, new);
                 self.heap -= old.heap_size();
@@ -362,7 +417,7 @@ impl Db {
                 Some(old)
             }
             None => {
-                shard.table.insert_unique(h, new, Self::rehash(&hasher));
+                shard.push(h, new, &hasher);
                 self.keys += 1;
                 None
             }
@@ -373,12 +428,9 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let (h, s) = self.locate(key);
         // Avoid cloning a snapshot-shared shard for a miss.
-        self.shards[s].table.find(h, |e| e.key.as_slice() == key)?;
+        self.shards[s].find(h, key)?;
         let shard = Arc::make_mut(&mut self.shards[s]);
-        let Ok(occ) = shard.table.find_entry(h, |e| e.key.as_slice() == key) else {
-            return None;
-        };
-        let (old, _) = occ.remove();
+        let old = shard.remove(h, key, &self.hasher)?;
         self.keys -= 1;
         self.heap -= old.heap_size();
         if old.expire_at != 0 {
@@ -411,7 +463,7 @@ impl Db {
         let mut seen = 0;
         let mut s = cursor;
         while s < SHARDS {
-            for e in self.shards[s].table.iter() {
+            for e in self.shards[s].iter() {
                 f(e);
                 seen += 1;
             }
@@ -429,7 +481,7 @@ impl Db {
 
     /// Every live entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.shards.iter().flat_map(|s| s.table.iter())
+        self.shards.iter().flat_map(|s| s.iter())
     }
 
     /// A random key that has not expired (`RANDOMKEY`), deleting expired
@@ -444,9 +496,9 @@ impl Db {
             let start = rng.gen_range(0..SHARDS);
             let shard = (0..SHARDS)
                 .map(|i| (start + i) & (SHARDS - 1))
-                .find(|&i| !self.shards[i].table.is_empty())?;
-            let table = &self.shards[shard].table;
-            let e = table.iter().nth(rng.gen_range(0..table.len()))?;
+                .find(|&i| !self.shards[i].is_empty())?;
+            let entries = &self.shards[shard].entries;
+            let e = &entries[rng.gen_range(0..entries.len())];
             if !e.is_expired(now) {
                 return Some(e.key.clone());
             }
@@ -472,27 +524,15 @@ impl Db {
                 continue;
             }
             visited += 1;
-            let any = self.shards[s].table.iter().any(|e| e.is_expired(now));
-            if any {
-                let shard = Arc::make_mut(&mut self.shards[s]);
-                let before = shard.table.len();
-                let mut freed = 0;
-                shard.table.retain(|e| {
-                    if e.is_expired(now) {
-                        freed += e.heap_size();
-                        removed.push(e.key.clone());
-                        false
-                    } else {
-                        true
-                    }
-                });
-                self.heap -= freed;
-                self.expired += (before - shard.table.len()) as u64;
-                // Only keys with a deadline can expire.
-                let gone = before - shard.table.len();
-                shard.expires -= gone;
-                self.expires -= gone;
-                self.keys -= gone;
+            let expired: Vec<Blob> = self.shards[s]
+                .iter()
+                .filter(|e| e.is_expired(now))
+                .map(|e| e.key.clone())
+                .collect();
+            for key in expired {
+                self.remove(&key);
+                self.expired += 1;
+                removed.push(key);
             }
             if visited >= max_shards {
                 break;
@@ -566,6 +606,32 @@ mod tests {
         assert!(db.remove(b"a").is_some());
         assert!(db.remove(b"a").is_none());
         assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn removals_keep_the_shard_index_consistent() {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut db = Db::new();
+        let keys: Vec<String> = (0..20_000).map(|i| format!("key:{i}")).collect();
+        for k in &keys {
+            db.insert(k.as_bytes(), s(k), 0, 1);
+        }
+        let mut gone: Vec<&String> = keys.iter().step_by(3).collect();
+        gone.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
+        for k in &gone {
+            assert_eq!(db.remove(k.as_bytes()).unwrap().value, s(k));
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let found = db.peek(k.as_bytes(), 1).map(|e| e.value.clone());
+            if i % 3 == 0 {
+                assert!(found.is_none(), "{k} was removed");
+            } else {
+                assert_eq!(found, Some(s(k)), "{k} survives the moves");
+            }
+        }
+        assert_eq!(db.len(), keys.len() - gone.len());
+        assert_eq!(db.iter().count(), db.len());
     }
 
     #[test]
