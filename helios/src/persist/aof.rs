@@ -386,7 +386,6 @@ impl AofWriter {
             }
             match self.policy() {
                 FsyncPolicy::Always => {
-                    self.gather();
                     self.flush(u64::MAX);
                     self.sync_now();
                 }
@@ -395,28 +394,6 @@ impl AofWriter {
                     last = Instant::now();
                 }
                 _ => {}
-            }
-        }
-    }
-
-    /// Group commit: before writing, give connections that are about to
-    /// append a moment to do so, as long as the batch keeps growing. Without
-    /// this the thread syncs as soon as the first of many concurrent writers
-    /// rings, and every fsync carries one or two commands.
-    fn gather(&self) {
-        // Yielding rather than sleeping: a 20µs sleep costs ~70µs of timer
-        // slack, while a yield hands the core straight to a connection.
-        let start = Instant::now();
-        let mut last = self.store.lock().aof.end;
-        let mut stable_since = Instant::now();
-        while start.elapsed() < Duration::from_micros(200) {
-            std::thread::yield_now();
-            let now = self.store.lock().aof.end;
-            if now != last {
-                last = now;
-                stable_since = Instant::now();
-            } else if stable_since.elapsed() > Duration::from_micros(15) {
-                break;
             }
         }
     }
