@@ -23,6 +23,8 @@ fn main() -> ExitCode {
     };
     helios::logging::init(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_threads)
+        .thread_name("helios-io")
         .enable_all()
         .build()
     {

@@ -102,7 +102,7 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                 let up = server.started.elapsed().as_secs();
                 let _ = write!(
                     s,
-                    "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nhelios_version:{}\r\nhelios_mode:standalone\r\n",
+                    "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nhelios_io_threads:{}\r\nhelios_version:{}\r\nhelios_mode:standalone\r\n",
                     crate::REDIS_VERSION,
                     std::env::consts::OS,
                     std::env::consts::ARCH,
@@ -115,6 +115,7 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                     (now / 1000) & 0xFF_FFFF,
                     std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
                     c.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                    c.io_threads,
                     env!("CARGO_PKG_VERSION"),
                 );
             }

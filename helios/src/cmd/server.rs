@@ -426,6 +426,11 @@ static PARAMS: &[Param] = &[
         }),
     },
     Param {
+        name: "io-threads",
+        get: |s| s.config.read().io_threads.to_string(),
+        set: None,
+    },
+    Param {
         name: "databases",
         get: |s| s.config.read().databases.to_string(),
         set: None,

@@ -426,11 +426,12 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
     {
         let c = server.config.read();
         tracing::info!(
-            "helios-atlasd {} ready: mode=standalone listen={} data_dir={} appendfsync={} keys={}",
+            "helios-atlasd {} ready: mode=standalone listen={} data_dir={} appendfsync={} io_threads={} keys={}",
             env!("CARGO_PKG_VERSION"),
             local,
             c.data_dir.display(),
             c.aof_fsync,
+            c.io_threads,
             server.store.lock().ks.total_keys()
         );
     }
