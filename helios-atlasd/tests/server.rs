@@ -562,3 +562,65 @@ fn idle_clients_are_closed_after_config_timeout() {
     let role: Vec<Value> = redis::cmd("ROLE").query(&mut node.client()).unwrap();
     assert_eq!(role[0], Value::BulkString(b"master".to_vec()));
 }
+
+#[test]
+fn aof_is_a_valid_redis_aof() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut node = Atlasd::start_in(&dir, &[]);
+    let mut c = node.client();
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("v\r\nwith\0bytes")
+            .arg("EX")
+            .arg(100)
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("SELECT").arg(5).query(&mut c).unwrap();
+    let _: f64 = redis::cmd("INCRBYFLOAT")
+        .arg("f")
+        .arg("1.5")
+        .query(&mut c)
+        .unwrap();
+    assert!(node.terminate().success());
+    let aof = dir.join("appendonly-00000001.aof");
+    let out = Command::new("redis-check-aof")
+        .arg(&aof)
+        .output()
+        .expect("redis-check-aof (redis-tools)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("is valid"), "{text}");
+    let body = std::fs::read_to_string(&aof).unwrap();
+    assert!(
+        body.contains("PXAT"),
+        "relative expiry is written as absolute"
+    );
+    assert!(
+        body.contains("KEEPTTL"),
+        "INCRBYFLOAT is written as SET ... KEEPTTL"
+    );
+}
+
+#[test]
+fn large_values_round_trip_and_persist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut node = Atlasd::start_in(&dir, &[]);
+    let mut c = node.client();
+    let big: Vec<u8> = (0..20 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let _: () = c.set("big", &big[..]).unwrap();
+    let back: Vec<u8> = c.get("big").unwrap();
+    assert!(back == big, "20 MB value round-trips");
+    assert_eq!(
+        c.append::<_, _, i64>("big", b"tail").unwrap(),
+        big.len() as i64 + 4
+    );
+    node.kill9();
+    let node = Atlasd::start_in(&dir, &[]);
+    let mut c = node.client();
+    assert_eq!(c.strlen::<_, i64>("big").unwrap(), big.len() as i64 + 4);
+    let head: Vec<u8> = c.getrange("big", 0, 9).unwrap();
+    assert_eq!(head, big[..10].to_vec());
+}
