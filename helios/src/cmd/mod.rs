@@ -92,9 +92,9 @@ pub enum Action {
     Shutdown { save: bool },
     /// Write a snapshot and reply when it is on disk (`SAVE`).
     Save,
-    /// Block for up to `timeout` (0 = forever) for `numreplicas` replicas
-    /// (`WAIT`); standalone has none.
-    Wait { numreplicas: i64, timeout: Duration },
+    /// Block for up to `timeout` (0 = forever) waiting for replicas that a
+    /// standalone node does not have (`WAIT` with `numreplicas` > 0).
+    Wait { timeout: Duration },
 }
 
 /// Everything a handler may touch.

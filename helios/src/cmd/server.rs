@@ -185,7 +185,6 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     ctx.action = Some(Action::Wait {
-        numreplicas,
         timeout: Duration::from_millis(timeout as u64),
     });
     Ok(())

@@ -60,11 +60,6 @@ impl Out {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    pub fn bulk_i64(&mut self, n: i64) {
-        let mut tmp = [0u8; 20];
-        self.bulk(fmt_i64(n, &mut tmp));
-    }
-
     /// The null bulk string (`$-1` in RESP2, `_` in RESP3).
     pub fn null(&mut self) {
         if self.resp3 {
@@ -99,16 +94,6 @@ impl Out {
     /// A set header; in RESP2 an array.
     pub fn set(&mut self, len: usize) {
         self.line(if self.resp3 { b'~' } else { b'*' }, len as i64);
-    }
-
-    /// A boolean; in RESP2 the integer 1 or 0.
-    pub fn boolean(&mut self, v: bool) {
-        if self.resp3 {
-            self.buf
-                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
-        } else {
-            self.int(v as i64);
-        }
     }
 
     /// Verbatim text (`INFO`, `CLIENT INFO`); in RESP2 a bulk string.
@@ -186,7 +171,6 @@ mod tests {
         assert_eq!(enc(false, |o| o.null_array()), "*-1\r\n");
         assert_eq!(enc(false, |o| o.map(2)), "*4\r\n");
         assert_eq!(enc(false, |o| o.set(3)), "*3\r\n");
-        assert_eq!(enc(false, |o| o.boolean(true)), ":1\r\n");
         assert_eq!(enc(false, |o| o.verbatim("a")), "$1\r\na\r\n");
         assert_eq!(
             enc(false, |o| o.error("ERR bad\r\nthing")),
@@ -199,7 +183,6 @@ mod tests {
         assert_eq!(enc(true, |o| o.null()), "_\r\n");
         assert_eq!(enc(true, |o| o.map(2)), "%2\r\n");
         assert_eq!(enc(true, |o| o.set(3)), "~3\r\n");
-        assert_eq!(enc(true, |o| o.boolean(false)), "#f\r\n");
         assert_eq!(enc(true, |o| o.verbatim("a")), "=5\r\ntxt:a\r\n");
     }
 }

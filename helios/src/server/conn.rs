@@ -149,7 +149,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                 }
                 flush_out(server, &mut socket, &mut out).await?;
             }
-            Some(Action::Wait { timeout, .. }) => {
+            Some(Action::Wait { timeout }) => {
                 // Standalone: no replica will ever acknowledge. Block like
                 // Redis until the timeout (0 = until the client goes away).
                 let sleep = async {

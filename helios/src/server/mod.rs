@@ -17,7 +17,6 @@ mod conn;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -488,9 +487,4 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
     server.aof.close();
     tracing::info!("helios-atlasd stopped; append-only file flushed and synced");
     Ok(())
-}
-
-/// Where the data files live (for tests and tools).
-pub fn data_dir(server: &Server) -> PathBuf {
-    server.config.read().data_dir.clone()
 }
