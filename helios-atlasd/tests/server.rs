@@ -624,3 +624,36 @@ fn large_values_round_trip_and_persist() {
     let head: Vec<u8> = c.getrange("big", 0, 9).unwrap();
     assert_eq!(head, big[..10].to_vec());
 }
+
+#[test]
+fn wait_blocks_for_its_timeout_and_debug_sleep_stops_the_server() {
+    let node = Atlasd::start(&[]);
+    let mut c = node.client();
+    let n: i64 = redis::cmd("WAIT").arg(0).arg(0).query(&mut c).unwrap();
+    assert_eq!(n, 0);
+    let t = std::time::Instant::now();
+    let n: i64 = redis::cmd("WAIT").arg(1).arg(300).query(&mut c).unwrap();
+    assert_eq!(n, 0, "a standalone node has no replica to acknowledge");
+    assert!(
+        t.elapsed() >= Duration::from_millis(280),
+        "{:?}",
+        t.elapsed()
+    );
+    let port = node.port;
+    let sleeper = std::thread::spawn(move || {
+        let _: () = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg("0.5")
+            .query(&mut common::connect(port))
+            .unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let t = std::time::Instant::now();
+    let _: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "DEBUG SLEEP blocks every client: {:?}",
+        t.elapsed()
+    );
+    sleeper.join().unwrap();
+}
