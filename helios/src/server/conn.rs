@@ -42,6 +42,11 @@ pub(super) async fn serve_connection(
     }
     let handle = server.register_client(peer.to_string(), local.to_string());
     let id = handle.id;
+    if server.is_shutting_down() {
+        // Accepted just before the shutdown: the kill sweep may have missed it.
+        server.unregister_client(id);
+        return;
+    }
     let authenticated = server.config.read().requirepass.is_none();
     let client = Client::new(handle, authenticated);
     if let Err(e) = run(&server, socket, client).await {
@@ -57,7 +62,6 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new(limits(server));
     let mut out = Out::new(false);
-    let mut shutdown = server.shutdown_signal();
     let handle = client.handle.clone();
     loop {
         // 1. Execute every complete command in the buffer.
@@ -161,7 +165,6 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                 };
                 tokio::select! {
                     _ = sleep => {}
-                    _ = shutdown.changed() => return Ok(()),
                     _ = handle.kill.notified() => return Ok(()),
                 }
                 out.int(0);
@@ -197,7 +200,6 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                 }
                 server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
             }
-            _ = shutdown.changed() => return Ok(()),
             _ = handle.kill.notified() => return Ok(()),
         }
     }

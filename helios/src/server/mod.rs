@@ -206,11 +206,23 @@ impl Server {
         Ok(())
     }
 
+    /// Starts a graceful shutdown: the listener and background jobs stop on
+    /// the watch signal; every connection is asked to close after the batch
+    /// it is running (connections wait on their own handle rather than on a
+    /// shared signal, which would cost a contended registration per read).
     pub fn shutdown(&self, save: bool) {
         if save {
             self.shutdown_save.store(true, Ordering::Release);
         }
         self.shutdown_tx.send_replace(true);
+        let clients: Vec<_> = self.clients.lock().values().cloned().collect();
+        for c in clients {
+            c.request_kill();
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown_tx.borrow()
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
