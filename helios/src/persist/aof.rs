@@ -333,6 +333,13 @@ impl AofWriter {
         if self.synced.load(Ordering::Acquire) >= needed {
             return;
         }
+        // Let the other connections that are ready append first, so they
+        // share this fsync (Redis gets the same batching by syncing once per
+        // event-loop iteration).
+        tokio::task::yield_now().await;
+        if self.synced.load(Ordering::Acquire) >= needed {
+            return;
+        }
         let mut rx = self.synced_tx.subscribe();
         self.notify();
         let _ = rx.wait_for(|&s| s >= needed).await;
