@@ -152,6 +152,15 @@ fn requirepass_gates_every_command_but_auth_and_hello() {
     r.send(b"AUTH s3cret\r\nGET k\r\n");
     assert_eq!(r.line(), "+OK\r\n");
     assert_eq!(r.line(), "$-1\r\n");
+    let mut h = Raw::connect(node.port);
+    h.send(b"HELLO 3\r\n");
+    assert!(h
+        .line()
+        .starts_with("-NOAUTH HELLO must be called with the client already authenticated"));
+    h.send(b"HELLO 3 AUTH default s3cret SETNAME app\r\nCLIENT GETNAME\r\n");
+    assert_eq!(h.line(), "%7\r\n");
+    while h.line() != "*0\r\n" {}
+    assert_eq!(h.bulk(), b"app");
     let client = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", node.port)).unwrap();
     let mut c = client.get_connection().unwrap();
     let _: () = c.set("k", "v").unwrap();
@@ -656,4 +665,21 @@ fn wait_blocks_for_its_timeout_and_debug_sleep_stops_the_server() {
         t.elapsed()
     );
     sleeper.join().unwrap();
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let mut node = Atlasd::start(&["-log-format=json"]);
+    assert!(node.terminate().success());
+    let log = node.log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.len() >= 2, "{log}");
+    for l in lines {
+        assert!(
+            l.starts_with('{') && l.ends_with('}'),
+            "not a JSON object: {l}"
+        );
+        assert!(l.contains("\"level\":\"INFO\""), "{l}");
+    }
+    assert!(log.contains("ready: mode=standalone"), "{log}");
 }

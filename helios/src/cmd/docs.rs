@@ -144,45 +144,32 @@ fn parse_seq(toks: &[String], i: &mut usize) -> Vec<Arg> {
     out
 }
 
+/// One alternative of a group: a single argument, or a `block` of several.
+fn seq_arg(seq: Vec<Arg>) -> Arg {
+    if seq.len() == 1 {
+        return seq.into_iter().next().expect("one element");
+    }
+    Arg {
+        name: "block".into(),
+        kind: "block",
+        token: None,
+        optional: false,
+        multiple: false,
+        children: seq,
+    }
+}
+
 fn group_of(mut alts: Vec<Vec<Arg>>) -> Arg {
     if alts.len() == 1 {
-        let seq = alts.remove(0);
-        if seq.len() == 1 {
-            return seq.into_iter().next().expect("one element");
-        }
-        return Arg {
-            name: "block".into(),
-            kind: "block",
-            token: None,
-            optional: false,
-            multiple: false,
-            children: seq,
-        };
+        return seq_arg(alts.remove(0));
     }
-    let children = alts
-        .into_iter()
-        .map(|seq| {
-            if seq.len() == 1 {
-                seq.into_iter().next().expect("one element")
-            } else {
-                Arg {
-                    name: "block".into(),
-                    kind: "block",
-                    token: None,
-                    optional: false,
-                    multiple: false,
-                    children: seq,
-                }
-            }
-        })
-        .collect();
     Arg {
         name: "oneof".into(),
         kind: "oneof",
         token: None,
         optional: false,
         multiple: false,
-        children,
+        children: alts.into_iter().map(seq_arg).collect(),
     }
 }
 
