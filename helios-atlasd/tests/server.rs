@@ -683,3 +683,34 @@ fn json_logs_are_one_object_per_line() {
     }
     assert!(log.contains("ready: mode=standalone"), "{log}");
 }
+
+#[test]
+fn commandstats_and_errorstats() {
+    let node = Atlasd::start(&[]);
+    let mut c = node.client();
+    let _: () = c.set("s", "text").unwrap();
+    let _: Option<String> = c.get("s").unwrap();
+    assert!(redis::cmd("GET").query::<String>(&mut c).is_err());
+    assert!(redis::cmd("INCR").arg("s").query::<i64>(&mut c).is_err());
+    assert!(redis::cmd("NOSUCH").query::<String>(&mut c).is_err());
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .arg("errorstats")
+        .arg("stats")
+        .query(&mut c)
+        .unwrap();
+    assert!(info.contains("cmdstat_get:calls=1,"), "{info}");
+    assert!(info.contains(",rejected_calls=1,failed_calls=0"), "{info}");
+    assert!(
+        info.contains("cmdstat_incr:calls=1,") && info.contains("rejected_calls=0,failed_calls=1"),
+        "{info}"
+    );
+    assert!(info.contains("errorstat_ERR:count=3"), "{info}");
+    assert!(info.contains("total_error_replies:3"), "{info}");
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .unwrap();
+    assert!(!info.contains("cmdstat_get"), "{info}");
+}

@@ -169,13 +169,14 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                 let (expired, hits, misses) = ctx.store.ks.counters();
                 let _ = write!(
                     s,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{expired}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:0\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{expired}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n",
                     st.connections_received.load(Ordering::Relaxed),
                     st.commands_processed.load(Ordering::Relaxed),
                     st.ops_per_sec.load(Ordering::Relaxed),
                     st.net_input_bytes.load(Ordering::Relaxed),
                     st.net_output_bytes.load(Ordering::Relaxed),
                     st.rejected_connections.load(Ordering::Relaxed),
+                    ctx.store.errorstats.values().sum::<u64>(),
                 );
             }
             "replication" => {
@@ -193,7 +194,12 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                 );
             }
             "modules" => s.push_str("# Modules\r\n"),
-            "errorstats" => s.push_str("# Errorstats\r\n"),
+            "errorstats" => {
+                s.push_str("# Errorstats\r\n");
+                for (code, n) in &ctx.store.errorstats {
+                    let _ = write!(s, "errorstat_{code}:count={n}\r\n");
+                }
+            }
             "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => {
                 s.push_str("# Keyspace\r\n");
@@ -209,7 +215,23 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                 }
             }
             "raft" => s.push_str("# Raft\r\nraft_enabled:false\r\n"),
-            "commandstats" => s.push_str("# Commandstats\r\n"),
+            "commandstats" => {
+                s.push_str("# Commandstats\r\n");
+                let mut names: Vec<_> = ctx.store.cmdstats.iter().collect();
+                names.sort_by_key(|(n, _)| **n);
+                for (name, st) in names {
+                    let per_call = if st.calls > 0 {
+                        st.usec as f64 / st.calls as f64
+                    } else {
+                        0.0
+                    };
+                    let _ = write!(
+                        s,
+                        "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                        st.calls, st.usec, st.rejected, st.failed
+                    );
+                }
+            }
             _ => {}
         }
         if s.len() > before {

@@ -71,7 +71,25 @@ pub struct Store {
     pub aof: AofStream,
     /// Writes since the last snapshot.
     pub dirty: u64,
+    /// `INFO commandstats`, by full command name (`config|get`).
+    pub cmdstats: ahash::AHashMap<&'static str, CmdStat>,
+    /// `INFO errorstats`: error replies by code (`ERR`, `WRONGTYPE`, ...).
+    pub errorstats: std::collections::BTreeMap<String, u64>,
 }
+
+/// Counters for one command, as `INFO commandstats` reports them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    /// Refused before running (arity, authentication).
+    pub rejected: u64,
+    /// Ran and answered with an error.
+    pub failed: u64,
+}
+
+/// Redis keeps at most this many distinct error codes in `errorstats`.
+const MAX_ERROR_CODES: usize = 128;
 
 impl Store {
     pub fn new(databases: usize) -> Store {
@@ -79,6 +97,8 @@ impl Store {
             ks: Keyspace::new(databases),
             aof: AofStream::default(),
             dirty: 0,
+            cmdstats: Default::default(),
+            errorstats: Default::default(),
         }
     }
 }
@@ -133,27 +153,31 @@ impl Ctx<'_> {
     }
 }
 
-/// Runs one command: lookup, arity and auth checks, handler, error reply.
+/// Runs one command: lookup, arity and auth checks, handler, error reply,
+/// and the `commandstats` / `errorstats` counters (not while loading).
 pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
-        ctx.out.error(&unknown_command(args));
+        reply_error(ctx, None, &unknown_command(args));
         return;
     };
     let (cmd, name) = match resolve_subcommand(cmd, args) {
         Ok(x) => x,
         Err(e) => {
-            ctx.out.error(&e.0);
+            reply_error(ctx, None, &e.0);
             return;
         }
     };
     if !cmd.arity_ok(args.len()) {
-        ctx.out.error(&format!(
-            "ERR wrong number of arguments for '{name}' command"
-        ));
+        let msg = format!("ERR wrong number of arguments for '{name}' command");
+        reply_error(ctx, Some((cmd.full_name, false)), &msg);
         return;
     }
     if !ctx.client.authenticated && !cmd.has(Flags::NO_AUTH) {
-        ctx.out.error("NOAUTH Authentication required.");
+        reply_error(
+            ctx,
+            Some((cmd.full_name, false)),
+            "NOAUTH Authentication required.",
+        );
         return;
     }
     ctx.client.last_cmd = cmd.full_name;
@@ -161,8 +185,39 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     ctx.store
         .ks
         .set_no_touch(ctx.client.no_touch && cmd.name != "touch");
-    if let Err(e) = (cmd.run)(ctx, args) {
-        ctx.out.error(&e.0);
+    let started = std::time::Instant::now();
+    let result = (cmd.run)(ctx, args);
+    if !ctx.loading {
+        let stat = ctx.store.cmdstats.entry(cmd.full_name).or_default();
+        stat.calls += 1;
+        stat.usec += started.elapsed().as_micros() as u64;
+    }
+    if let Err(e) = result {
+        reply_error(ctx, Some((cmd.full_name, true)), &e.0);
+    }
+}
+
+/// Sends an error reply and counts it: by error code, and against the
+/// command as rejected (`ran == false`) or failed.
+fn reply_error(ctx: &mut Ctx, cmd: Option<(&'static str, bool)>, msg: &str) {
+    ctx.out.error(msg);
+    if ctx.loading {
+        return;
+    }
+    let code = msg.split(' ').next().unwrap_or("ERR");
+    let errors = &mut ctx.store.errorstats;
+    if let Some(n) = errors.get_mut(code) {
+        *n += 1;
+    } else if errors.len() < MAX_ERROR_CODES {
+        errors.insert(code.to_string(), 1);
+    }
+    if let Some((name, ran)) = cmd {
+        let stat = ctx.store.cmdstats.entry(name).or_default();
+        if ran {
+            stat.failed += 1;
+        } else {
+            stat.rejected += 1;
+        }
     }
 }
 

@@ -544,6 +544,8 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ] {
         c.store(0, Ordering::Relaxed);
     }
+    ctx.store.cmdstats.clear();
+    ctx.store.errorstats.clear();
     for db in ctx.store.ks.dbs.iter_mut() {
         db.expired = 0;
         db.hits = 0;
