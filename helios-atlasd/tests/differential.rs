@@ -1137,6 +1137,11 @@ impl Run {
             self.context(a),
             self.seed
         );
+        self.report(msg);
+    }
+
+    /// Fails at once, or (with HELIOS_DIFF_KEEP_GOING) records and goes on.
+    fn report(&mut self, msg: String) {
         if !self.keep_going {
             panic!("{msg}");
         }
@@ -1361,11 +1366,7 @@ impl Run {
                         show_cmd(&a),
                         self.seed
                     );
-                    if !self.keep_going {
-                        panic!("{msg}");
-                    }
-                    eprintln!("{msg}\n");
-                    self.mismatches.push(msg);
+                    self.report(msg);
                 }
             }
         }

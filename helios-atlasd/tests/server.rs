@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{redis_cli, Atlasd, Raw};
+use common::{redis_cli, run, Atlasd, Raw};
 use redis::{Commands, Value};
 
 #[test]
@@ -486,29 +486,13 @@ fn client_no_touch_leaves_idle_time_alone() {
     let mut c = node.client();
     let _: () = c.set("k", "v").unwrap();
     std::thread::sleep(Duration::from_millis(2100));
-    let _: () = redis::cmd("CLIENT")
-        .arg("NO-TOUCH")
-        .arg("ON")
-        .query(&mut c)
-        .unwrap();
+    let _: () = run(&mut c, &["CLIENT", "NO-TOUCH", "ON"]);
     let _: String = c.get("k").unwrap();
-    let idle: i64 = redis::cmd("OBJECT")
-        .arg("IDLETIME")
-        .arg("k")
-        .query(&mut c)
-        .unwrap();
+    let idle: i64 = run(&mut c, &["OBJECT", "IDLETIME", "k"]);
     assert!(idle >= 1, "no-touch GET must not reset idle time ({idle})");
-    let _: () = redis::cmd("CLIENT")
-        .arg("NO-TOUCH")
-        .arg("OFF")
-        .query(&mut c)
-        .unwrap();
+    let _: () = run(&mut c, &["CLIENT", "NO-TOUCH", "OFF"]);
     let _: String = c.get("k").unwrap();
-    let idle: i64 = redis::cmd("OBJECT")
-        .arg("IDLETIME")
-        .arg("k")
-        .query(&mut c)
-        .unwrap();
+    let idle: i64 = run(&mut c, &["OBJECT", "IDLETIME", "k"]);
     assert_eq!(idle, 0);
 }
 

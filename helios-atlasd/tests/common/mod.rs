@@ -134,6 +134,17 @@ pub fn connect(port: u16) -> redis::Connection {
     con
 }
 
+/// Runs one command given as words and converts the reply, panicking on an
+/// error reply (for test steps that must succeed).
+pub fn run<T: redis::FromRedisValue>(c: &mut redis::Connection, words: &[&str]) -> T {
+    let mut cmd = redis::cmd(words[0]);
+    for w in &words[1..] {
+        cmd.arg(*w);
+    }
+    cmd.query(c)
+        .unwrap_or_else(|e| panic!("{}: {e}", words.join(" ")))
+}
+
 /// The real `redis-server` (Debian package), the oracle for semantics.
 pub struct RedisServer {
     pub child: Child,
