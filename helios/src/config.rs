@@ -1270,6 +1270,12 @@ fn parse_metrics_port(raw: &str) -> Result<Option<SocketAddr>, String> {
 
 /// Node ids appear in `INFO` (`raft_peer0:id=node-2,...`) and in the
 /// `id:host:port` peer syntax, so they are restricted to a safe alphabet.
+/// Validates a node id and its Raft address (`RAFT.NODE ADD`).
+pub fn check_peer(id: &str, raft_addr: &str) -> Result<(), String> {
+    check_node_id(id)?;
+    check_host_port(raft_addr, AddrRole::Peer)
+}
+
 fn check_node_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err("empty node id (expected a node id like node-2)".to_string());

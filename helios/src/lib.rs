@@ -10,6 +10,7 @@
 //! * [`cmd`]: the command table and one module per command family.
 //! * [`atlas`]: the keyspace itself.
 //! * [`persist`]: the AOF and snapshot formats.
+//! * [`raft`]: replication (openraft): log store, state machine, transport.
 //! * [`logging`]: log output in the operator-facing format.
 //!
 //! The binaries (`helios-atlasd`) only parse arguments and call [`run`].
@@ -19,6 +20,7 @@ pub mod cmd;
 pub mod config;
 pub mod logging;
 pub mod persist;
+pub mod raft;
 pub mod resp;
 pub mod server;
 
@@ -46,20 +48,17 @@ pub enum Error {
 
 /// Runs the daemon with `config` until it is shut down.
 pub async fn run(config: config::Config) -> Result<(), Error> {
-    if config.raft.enabled {
-        return Err(Error::Unsupported(
-            "raft mode (-raft=true / atlas.raft.enabled) is not yet supported by this build; run without it for a standalone node".into(),
-        ));
+    // The seed's cluster files set both; the HTTP gateway and the metrics
+    // endpoint are not built yet, so say so instead of refusing the files.
+    if let Some(addr) = &config.gateway_listen {
+        tracing::warn!(
+            "gateway.listen ({addr}) is set but this build has no HTTP gateway yet: nothing listens there"
+        );
     }
-    if config.gateway_listen.is_some() {
-        return Err(Error::Unsupported(
-            "the HTTP gateway (gateway.listen / -gateway-listen) is not yet supported by this build; remove it to start".into(),
-        ));
-    }
-    if config.metrics_listen.is_some() {
-        return Err(Error::Unsupported(
-            "metrics (observability.metrics_enabled / -metrics-listen) are not yet supported by this build; remove them to start".into(),
-        ));
+    if let Some(addr) = &config.metrics_listen {
+        tracing::warn!(
+            "metrics are enabled ({addr}) but this build has no metrics endpoint yet: nothing listens there"
+        );
     }
     server::run(config).await
 }

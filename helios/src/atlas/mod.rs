@@ -237,6 +237,8 @@ pub struct Db {
     pub misses: u64,
     /// When set, lookups leave the access time alone (`CLIENT NO-TOUCH`).
     pub no_touch: bool,
+    /// See [`Keyspace::set_lazy_delete`].
+    lazy_delete: bool,
 }
 
 impl std::fmt::Debug for Db {
@@ -307,6 +309,7 @@ impl Db {
             hits: 0,
             misses: 0,
             no_touch: false,
+            lazy_delete: true,
         }
     }
 
@@ -348,8 +351,10 @@ impl Db {
             return None;
         };
         if found.is_expired(now) {
-            self.remove(key);
-            self.expired += 1;
+            if self.lazy_delete {
+                self.remove(key);
+                self.expired += 1;
+            }
             self.misses += 1;
             return None;
         }
@@ -502,11 +507,43 @@ impl Db {
             if !e.is_expired(now) {
                 return Some(e.key.clone());
             }
-            let key = e.key.clone();
-            self.remove(&key);
-            self.expired += 1;
+            if self.lazy_delete {
+                let key = e.key.clone();
+                self.remove(&key);
+                self.expired += 1;
+            }
         }
         None
+    }
+
+    /// Raft-mode active expiry: like [`Db::sweep_expired`] but only
+    /// reports up to `max_keys` expired keys; deleting them is a replicated
+    /// write.
+    pub fn find_expired(&mut self, now: u64, max_shards: usize, max_keys: usize) -> Vec<Blob> {
+        let mut found = Vec::new();
+        if self.expires == 0 {
+            return found;
+        }
+        let mut visited = 0;
+        for _ in 0..SHARDS {
+            let s = self.sweep_cursor;
+            self.sweep_cursor = (self.sweep_cursor + 1) & (SHARDS - 1);
+            if self.shards[s].expires == 0 {
+                continue;
+            }
+            visited += 1;
+            found.extend(
+                self.shards[s]
+                    .iter()
+                    .filter(|e| e.is_expired(now))
+                    .map(|e| e.key.clone()),
+            );
+            if visited >= max_shards || found.len() >= max_keys {
+                break;
+            }
+        }
+        found.truncate(max_keys);
+        found
     }
 
     /// Active expiry: visits up to `max_shards` shards that hold keys with a
@@ -557,6 +594,18 @@ impl Keyspace {
 
     pub fn used_memory(&self) -> usize {
         self.dbs.iter().map(Db::used_memory).sum()
+    }
+
+    /// Whether a read that finds an expired key deletes it. In raft mode
+    /// local reads only hide expired keys: deleting is a write, which must
+    /// happen in log order on every node (apply, with the leader's clock),
+    /// or a node's keyspace would drift from the others.
+    pub fn set_lazy_delete(&mut self, on: bool) {
+        if self.dbs.first().is_some_and(|d| d.lazy_delete != on) {
+            for db in &mut self.dbs {
+                db.lazy_delete = on;
+            }
+        }
     }
 
     /// Whether lookups update access times; set per command from the

@@ -142,7 +142,11 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
             }
             "persistence" => {
                 let snap = server.snapshots.lock();
-                let (aof_size, aof_gen) = server.aof.current();
+                let (aof_size, aof_gen) = server.aof.as_ref().map_or((0, 0), |a| a.current());
+                let (policy, fsyncs) = server.aof.as_ref().map_or_else(
+                    || (server.config.read().aof_fsync, 0),
+                    |a| (a.policy(), a.fsyncs.load(Ordering::Relaxed)),
+                );
                 let cur = snap.started.map_or(-1, |t| t.elapsed().as_secs() as i64);
                 let _ = write!(
                     s,
@@ -159,8 +163,8 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                     cur,
                     if snap.last_ok { "ok" } else { "err" },
                     snap.count,
-                    server.aof.policy(),
-                    server.aof.fsyncs.load(Ordering::Relaxed),
+                    policy,
+                    fsyncs,
                     snap.last_keys,
                 );
             }
@@ -178,6 +182,10 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                     st.rejected_connections.load(Ordering::Relaxed),
                     ctx.store.errorstats.values().sum::<u64>(),
                 );
+            }
+            "replication" if server.raft.get().is_some() => {
+                let st = server.raft.get().map(|n| n.status()).expect("raft node");
+                replication_section(&mut s, &st, &server.run_id);
             }
             "replication" => {
                 let _ = write!(
@@ -214,7 +222,10 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                     }
                 }
             }
-            "raft" => s.push_str("# Raft\r\nraft_enabled:false\r\n"),
+            "raft" => match server.raft.get() {
+                None => s.push_str("# Raft\r\nraft_enabled:false\r\n"),
+                Some(node) => raft_section(&mut s, &node.status()),
+            },
             "commandstats" => {
                 s.push_str("# Commandstats\r\n");
                 let mut names: Vec<_> = ctx.store.cmdstats.iter().collect();
@@ -243,4 +254,80 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
         s.truncate(s.len() - 2);
     }
     s
+}
+
+/// `# Raft` in raft mode (DESIGN 3.4).
+fn raft_section(s: &mut String, st: &crate::raft::RaftStatus) {
+    let _ = write!(
+        s,
+        "# Raft\r\nraft_enabled:true\r\nraft_node_id:{}\r\nraft_state:{}\r\nraft_leader:{}\r\nraft_leader_addr:{}\r\nraft_term:{}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\n",
+        st.id,
+        st.state,
+        st.leader.as_deref().unwrap_or(""),
+        st.leader_addr,
+        st.term,
+        st.commit_index,
+        st.applied_index,
+        st.last_log_index,
+        st.snapshot_index,
+    );
+    if let Some(ms) = st.millis_since_quorum_ack {
+        let _ = write!(s, "raft_millis_since_quorum_ack:{ms}\r\n");
+    }
+    let _ = write!(
+        s,
+        "raft_voters:{}\r\nraft_learners:{}\r\nraft_peers:{}\r\n",
+        st.voters.join(","),
+        st.learners.join(","),
+        st.voters.len() + st.learners.len() - usize::from(st.voters.contains(&st.id) || st.learners.contains(&st.id))
+    );
+    for (i, p) in st.peers.iter().enumerate() {
+        let _ = write!(
+            s,
+            "raft_peer{i}:id={},addr={},match_index={},lag={},state={}{}\r\n",
+            p.id,
+            p.addr,
+            p.match_index,
+            p.lag,
+            if p.online { "online" } else { "offline" },
+            if p.learner { ",learner=1" } else { "" }
+        );
+    }
+}
+
+/// `# Replication` in raft mode: the leader is the master, followers are
+/// replicas; offsets are log indexes.
+fn replication_section(s: &mut String, st: &crate::raft::RaftStatus, run_id: &str) {
+    if st.state == "Leader" {
+        let _ = write!(s, "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n", st.peers.iter().filter(|p| p.online).count());
+        for (i, p) in st.peers.iter().enumerate() {
+            let (ip, port) = p.addr.rsplit_once(':').unwrap_or((&p.addr, "0"));
+            let _ = write!(
+                s,
+                "slave{i}:ip={ip},port={port},state={},offset={},lag={}\r\n",
+                if p.online { "online" } else { "offline" },
+                p.match_index,
+                p.lag
+            );
+        }
+        let _ = write!(
+            s,
+            "master_failover_state:no-failover\r\nmaster_replid:{run_id}\r\nmaster_repl_offset:{}\r\n",
+            st.last_log_index
+        );
+    } else {
+        let (host, port) = st
+            .leader_client_addr
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_string(), p.to_string()))
+            .unwrap_or_default();
+        let _ = write!(
+            s,
+            "# Replication\r\nrole:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:0\r\nmaster_sync_in_progress:0\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\nslave_read_only:0\r\nreplica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{run_id}\r\nmaster_repl_offset:{}\r\n",
+            if st.leader.is_some() { "up" } else { "down" },
+            st.applied_index,
+            st.applied_index,
+            st.applied_index,
+        );
+    }
 }

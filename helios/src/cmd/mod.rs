@@ -19,9 +19,10 @@
 
 pub mod conn;
 mod docs;
-mod info;
+pub(crate) mod info;
 pub mod keys;
 pub mod longdouble;
+pub mod raft;
 pub mod server;
 pub mod strings;
 mod table;
@@ -75,6 +76,9 @@ pub struct Store {
     pub cmdstats: ahash::AHashMap<&'static str, CmdStat>,
     /// `INFO errorstats`: error replies by code (`ERR`, `WRONGTYPE`, ...).
     pub errorstats: std::collections::BTreeMap<String, u64>,
+    /// Raft mode: the Raft log is the record of writes, so nothing is
+    /// appended to [`Store::aof`].
+    pub replicated: bool,
 }
 
 /// Counters for one command, as `INFO commandstats` reports them.
@@ -99,6 +103,7 @@ impl Store {
             dirty: 0,
             cmdstats: Default::default(),
             errorstats: Default::default(),
+            replicated: false,
         }
     }
 }
@@ -112,9 +117,12 @@ pub enum Action {
     Shutdown { save: bool },
     /// Write a snapshot and reply when it is on disk (`SAVE`).
     Save,
-    /// Block for up to `timeout` (0 = forever) waiting for replicas that a
-    /// standalone node does not have (`WAIT` with `numreplicas` > 0).
-    Wait { timeout: Duration },
+    /// Block for up to `timeout` (0 = forever) until `numreplicas`
+    /// followers have the client's last write (`WAIT`; a standalone node
+    /// has none and waits out the timeout).
+    Wait { numreplicas: u64, timeout: Duration },
+    /// Cluster administration (`RAFT.*`), which talks to other nodes.
+    Raft(raft::RaftAdmin),
 }
 
 /// Everything a handler may touch.
@@ -139,7 +147,7 @@ impl Ctx<'_> {
     /// Records a write in the append-only stream, in replayable form.
     pub fn propagate(&mut self, args: &[&[u8]]) {
         self.store.dirty += 1;
-        if !self.loading {
+        if !self.loading && !self.store.replicated {
             self.store.aof.append(self.client.db, args);
         }
     }
@@ -147,7 +155,7 @@ impl Ctx<'_> {
     /// Propagates the command exactly as the client sent it.
     pub fn propagate_argv(&mut self, args: &[Bytes]) {
         self.store.dirty += 1;
-        if !self.loading {
+        if !self.loading && !self.store.replicated {
             self.store.aof.append(self.client.db, args);
         }
     }

@@ -82,8 +82,38 @@ fn info_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// `ROLE`: a standalone node is a master with no replicas.
+/// `ROLE`: a standalone node is a master with no replicas; in raft mode the
+/// leader is the master of its followers (offsets are log indexes).
 fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if let Some(node) = ctx.server.raft.get() {
+        let st = node.status();
+        if st.state == "Leader" {
+            ctx.out.array(3);
+            ctx.out.bulk(b"master");
+            ctx.out.int(st.last_log_index as i64);
+            ctx.out.array(st.peers.len());
+            for p in &st.peers {
+                let (ip, port) = p.addr.rsplit_once(':').unwrap_or((&p.addr, "0"));
+                ctx.out.array(3);
+                ctx.out.bulk(ip.as_bytes());
+                ctx.out.bulk(port.as_bytes());
+                ctx.out.bulk(p.match_index.to_string().as_bytes());
+            }
+        } else {
+            let (host, port) = st
+                .leader_client_addr
+                .rsplit_once(':')
+                .map(|(h, p)| (h.to_string(), p.parse::<i64>().unwrap_or(0)))
+                .unwrap_or_default();
+            ctx.out.array(5);
+            ctx.out.bulk(b"slave");
+            ctx.out.bulk(host.as_bytes());
+            ctx.out.int(port);
+            ctx.out.bulk(if st.leader.is_some() { b"connected" } else { b"connect" });
+            ctx.out.int(st.applied_index as i64);
+        }
+        return Ok(());
+    }
     ctx.out.array(3);
     ctx.out.bulk(b"master");
     ctx.out.int(0);
@@ -185,6 +215,7 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     ctx.action = Some(Action::Wait {
+        numreplicas: numreplicas as u64,
         timeout: Duration::from_millis(timeout as u64),
     });
     Ok(())
@@ -361,12 +392,20 @@ static PARAMS: &[Param] = &[
     },
     Param {
         name: "appendfsync",
-        get: |s| s.aof.policy().to_string(),
+        get: |s| {
+            s.aof
+                .as_ref()
+                .map_or(s.config.read().aof_fsync, |a| a.policy())
+                .to_string()
+        },
         set: Some(|s, v| {
             let p: FsyncPolicy = v.parse().map_err(|_| {
                 "argument(s) must be one of the following: always, everysec, no".to_string()
             })?;
-            s.aof.set_policy(p);
+            let Some(aof) = &s.aof else {
+                return Err("appendfsync of the raft log is fixed at start-up (aof_fsync); restart the node to change it".into());
+            };
+            aof.set_policy(p);
             s.config.write().aof_fsync = p;
             Ok(())
         }),

@@ -127,6 +127,7 @@ pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         .chain(super::keys::COMMANDS)
         .chain(super::server::COMMANDS)
         .chain(super::conn::COMMANDS)
+        .chain(super::raft::COMMANDS)
         .collect()
 });
 

@@ -83,8 +83,25 @@ impl<W: Write> BlockWriter<W> {
 pub fn write(path: &Path, view: &View, gen: u64, created_ms: u64) -> Result<u64, PersistError> {
     let tmp = path.with_extension("hsnap.tmp");
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let res = write_to(&mut out, view, gen, created_ms).and_then(|keys| {
+        out.flush()?;
+        out.get_ref().sync_all()?;
+        Ok(keys)
+    });
+    let keys = res.map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(keys)
+}
+
+/// Writes the snapshot format to any stream (a file, or the tail of a Raft
+/// snapshot file). Returns the number of keys written.
+pub fn write_to<W: Write>(out: W, view: &View, gen: u64, created_ms: u64) -> std::io::Result<u64> {
     let mut w = BlockWriter {
-        out: BufWriter::with_capacity(256 * 1024, file),
+        out,
         block: Vec::with_capacity(BLOCK_TARGET * 2),
     };
     let mut header = Vec::with_capacity(HEADER_LEN);
@@ -96,44 +113,36 @@ pub fn write(path: &Path, view: &View, gen: u64, created_ms: u64) -> Result<u64,
     let hcrc = crc32c::crc32c(&header);
     header[12..16].copy_from_slice(&hcrc.to_le_bytes());
     let mut keys = 0u64;
-    let res: std::io::Result<()> = (|| {
-        w.out.write_all(&header)?;
-        for (db, shards) in view.iter().enumerate() {
-            if shards.iter().all(|s| s.is_empty()) {
+    w.out.write_all(&header)?;
+    for (db, shards) in view.iter().enumerate() {
+        if shards.iter().all(|s| s.is_empty()) {
+            continue;
+        }
+        w.block.push(REC_SELECT);
+        w.block.extend_from_slice(&(db as u32).to_le_bytes());
+        for e in shards.iter().flat_map(|s| s.iter()) {
+            if e.is_expired(created_ms) {
                 continue;
             }
-            w.block.push(REC_SELECT);
-            w.block.extend_from_slice(&(db as u32).to_le_bytes());
-            for e in shards.iter().flat_map(|s| s.iter()) {
-                if e.is_expired(created_ms) {
-                    continue;
+            match &e.value {
+                Value::Str(v) => {
+                    w.block.push(REC_STRING);
+                    w.block.extend_from_slice(&e.expire_at.to_le_bytes());
+                    w.block
+                        .extend_from_slice(&(e.key.len() as u32).to_le_bytes());
+                    w.block.extend_from_slice(&e.key);
+                    w.block.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    w.block.extend_from_slice(v);
                 }
-                match &e.value {
-                    Value::Str(v) => {
-                        w.block.push(REC_STRING);
-                        w.block.extend_from_slice(&e.expire_at.to_le_bytes());
-                        w.block
-                            .extend_from_slice(&(e.key.len() as u32).to_le_bytes());
-                        w.block.extend_from_slice(&e.key);
-                        w.block.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                        w.block.extend_from_slice(v);
-                    }
-                }
-                keys += 1;
-                w.record_done()?;
             }
+            keys += 1;
+            w.record_done()?;
         }
-        w.block.push(REC_END);
-        w.block.extend_from_slice(&keys.to_le_bytes());
-        w.flush_block()?;
-        w.out.flush()?;
-        w.out.get_ref().sync_all()
-    })();
-    res.map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
     }
+    w.block.push(REC_END);
+    w.block.extend_from_slice(&keys.to_le_bytes());
+    w.flush_block()?;
+    w.out.flush()?;
     Ok(keys)
 }
 
@@ -151,9 +160,20 @@ pub fn load(path: &Path, ks: &mut Keyspace) -> Result<SnapshotInfo, PersistError
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
         .map_err(io_err(path))?;
+    load_bytes(&data, path, 0, ks)
+}
+
+/// Loads a snapshot held in `data`, which starts at byte `base` of the file
+/// at `path` (both only used to name the place of a corruption).
+pub fn load_bytes(
+    data: &[u8],
+    path: &Path,
+    base: u64,
+    ks: &mut Keyspace,
+) -> Result<SnapshotInfo, PersistError> {
     let corrupt = |offset: usize, what: &str| PersistError::Corrupt {
         path: path.to_path_buf(),
-        offset: offset as u64,
+        offset: base + offset as u64,
         what: what.to_string(),
     };
     if data.len() < HEADER_LEN || &data[..8] != MAGIC {
@@ -161,7 +181,7 @@ pub fn load(path: &Path, ks: &mut Keyspace) -> Result<SnapshotInfo, PersistError
     }
     let u32_at = |d: &[u8], i: usize| u32::from_le_bytes(d[i..i + 4].try_into().expect("4 bytes"));
     let u64_at = |d: &[u8], i: usize| u64::from_le_bytes(d[i..i + 8].try_into().expect("8 bytes"));
-    let version = u32_at(&data, 8);
+    let version = u32_at(data, 8);
     if version != VERSION {
         return Err(corrupt(
             8,
@@ -170,11 +190,11 @@ pub fn load(path: &Path, ks: &mut Keyspace) -> Result<SnapshotInfo, PersistError
     }
     let mut h = data[..HEADER_LEN].to_vec();
     h[12..16].fill(0);
-    if crc32c::crc32c(&h) != u32_at(&data, 12) {
+    if crc32c::crc32c(&h) != u32_at(data, 12) {
         return Err(corrupt(0, "header checksum mismatch"));
     }
-    let generation = u64_at(&data, 16);
-    let created_ms = u64_at(&data, 24);
+    let generation = u64_at(data, 16);
+    let created_ms = u64_at(data, 24);
     let mut pos = HEADER_LEN;
     let mut db = 0usize;
     let mut keys = 0u64;
@@ -186,8 +206,8 @@ pub fn load(path: &Path, ks: &mut Keyspace) -> Result<SnapshotInfo, PersistError
         if data.len() - pos < 8 {
             return Err(corrupt(pos, "truncated block header"));
         }
-        let len = u32_at(&data, pos) as usize;
-        let crc = u32_at(&data, pos + 4);
+        let len = u32_at(data, pos) as usize;
+        let crc = u32_at(data, pos + 4);
         let body_at = pos + 8;
         if data.len() - body_at < len {
             return Err(corrupt(pos, "block extends past the end of the file"));

@@ -15,8 +15,12 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Client, Server};
-use crate::cmd::{execute, is, unix_ms, Action, Ctx};
+use bytes::Bytes;
+
+use super::{Client, ClientHandle, Server};
+use crate::cmd::raft::RaftAdmin;
+use crate::cmd::{execute, is, lookup, unix_ms, Action, Ctx, Flags};
+use crate::raft::{RaftNode, ReadError, Request, WriteOutcome};
 use crate::resp::{Limits, Out, RequestParser};
 
 /// Output above this is written out before executing more of the batch.
@@ -49,7 +53,11 @@ pub(super) async fn serve_connection(
     }
     let authenticated = server.config.read().requirepass.is_none();
     let client = Client::new(handle, authenticated);
-    if let Err(e) = run(&server, socket, client).await {
+    let result = match server.raft.get() {
+        Some(node) => run_raft(&server, node, socket, client).await,
+        None => run(&server, socket, client).await,
+    };
+    if let Err(e) = result {
         tracing::debug!("client {id} ({peer}): {e}");
     }
     server.unregister_client(id);
@@ -131,45 +139,16 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
 
         // 2. Durability before acknowledgement: everything this batch wrote,
         // and everything it could have read, is in the AOF.
-        if let Some(end) = needed {
-            server.aof.commit(end).await;
+        if let (Some(end), Some(aof)) = (needed, &server.aof) {
+            aof.commit(end).await;
         }
 
         // 3. Replies.
         flush_out(server, &mut socket, &mut out).await?;
 
         // 4. Work requested by a command, done without the lock.
-        match action {
-            None => {}
-            Some(Action::Close) => return Ok(()),
-            Some(Action::Shutdown { save }) => {
-                server.shutdown(save);
-                return Ok(());
-            }
-            Some(Action::Save) => {
-                match server.save().await {
-                    Ok(()) => out.ok(),
-                    Err(e) => out.error(&format!("ERR {e}")),
-                }
-                flush_out(server, &mut socket, &mut out).await?;
-            }
-            Some(Action::Wait { timeout }) => {
-                // Standalone: no replica will ever acknowledge. Block like
-                // Redis until the timeout (0 = until the client goes away).
-                let sleep = async {
-                    if timeout.is_zero() {
-                        std::future::pending::<()>().await
-                    } else {
-                        tokio::time::sleep(timeout).await
-                    }
-                };
-                tokio::select! {
-                    _ = sleep => {}
-                    _ = handle.kill.notified() => return Ok(()),
-                }
-                out.int(0);
-                flush_out(server, &mut socket, &mut out).await?;
-            }
+        if !run_action(server, None, 0, action, &mut socket, &mut out, &handle).await? {
+            return Ok(());
         }
         if close || handle.killed.load(Ordering::Acquire) {
             return Ok(());
@@ -179,29 +158,349 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
         }
 
         // 5. Read more.
-        let want = parser.wanted.clamp(16 * 1024, 1 << 20);
-        if buf.capacity() - buf.len() < want {
-            buf.reserve(want);
+        if !read_more(server, &mut socket, &mut buf, &parser, &handle).await? {
+            return Ok(());
         }
-        let idle = server.idle_timeout_secs.load(Ordering::Relaxed);
-        let idle_timer = async {
-            if idle == 0 {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(std::time::Duration::from_secs(idle)).await
+    }
+}
+
+/// Carries out a command's [`Action`]. Returns false when the connection
+/// must close.
+async fn run_action(
+    server: &Arc<Server>,
+    node: Option<&Arc<RaftNode>>,
+    last_write: u64,
+    action: Option<Action>,
+    socket: &mut TcpStream,
+    out: &mut Out,
+    handle: &ClientHandle,
+) -> std::io::Result<bool> {
+    match action {
+        None => {}
+        Some(Action::Close) => return Ok(false),
+        Some(Action::Shutdown { save }) => {
+            server.shutdown(save);
+            return Ok(false);
+        }
+        Some(Action::Save) => {
+            match server.save().await {
+                Ok(()) => out.ok(),
+                Err(e) => out.error(&format!("ERR {e}")),
             }
+            flush_out(server, socket, out).await?;
+        }
+        Some(Action::Wait {
+            numreplicas,
+            timeout,
+        }) => {
+            let timeout = (!timeout.is_zero()).then_some(timeout);
+            let have = match node {
+                // Followers that hold this client's last write.
+                Some(node) => {
+                    let wait = node.wait_replicas(last_write, numreplicas as usize, timeout);
+                    tokio::select! {
+                        n = wait => n,
+                        _ = handle.kill.notified() => return Ok(false),
+                    }
+                }
+                // Standalone: no replica will ever acknowledge. Block like
+                // Redis until the timeout (0 = until the client goes away).
+                None => {
+                    let sleep = async {
+                        match timeout {
+                            None => std::future::pending::<()>().await,
+                            Some(t) => tokio::time::sleep(t).await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = sleep => {}
+                        _ = handle.kill.notified() => return Ok(false),
+                    }
+                    0
+                }
+            };
+            out.int(have as i64);
+            flush_out(server, socket, out).await?;
+        }
+        Some(Action::Raft(admin)) => {
+            let Some(node) = node else {
+                out.error("ERR raft is not enabled on this node (start it with -raft=true)");
+                flush_out(server, socket, out).await?;
+                return Ok(true);
+            };
+            let result = match admin {
+                RaftAdmin::Init => node.init_cluster().await.map_err(|e| format!("ERR {e}")),
+                RaftAdmin::Membership(op) => node.admin(op.into_op()).await,
+                RaftAdmin::TransferLeader(to) => node.transfer_leader(to).await,
+            };
+            match result {
+                Ok(msg) if msg == "OK" => out.ok(),
+                Ok(msg) => out.simple(&msg),
+                Err(e) => out.error(&e),
+            }
+            flush_out(server, socket, out).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Waits for more input. Returns false when the connection must close
+/// (EOF, idle timeout, killed).
+async fn read_more(
+    server: &Server,
+    socket: &mut TcpStream,
+    buf: &mut BytesMut,
+    parser: &RequestParser,
+    handle: &ClientHandle,
+) -> std::io::Result<bool> {
+    let want = parser.wanted.clamp(16 * 1024, 1 << 20);
+    if buf.capacity() - buf.len() < want {
+        buf.reserve(want);
+    }
+    let idle = server.idle_timeout_secs.load(Ordering::Relaxed);
+    let idle_timer = async {
+        if idle == 0 {
+            std::future::pending::<()>().await
+        } else {
+            tokio::time::sleep(std::time::Duration::from_secs(idle)).await
+        }
+    };
+    tokio::select! {
+        _ = idle_timer => Ok(false),
+        r = socket.read_buf(buf) => {
+            let n = r?;
+            if n == 0 {
+                return Ok(false);
+            }
+            server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(true)
+        }
+        _ = handle.kill.notified() => Ok(false),
+    }
+}
+
+/// Writes collected for one Raft proposal: consecutive write commands from
+/// one client with the same database and protocol.
+struct PendingWrites {
+    cmds: Vec<Vec<Bytes>>,
+    db: usize,
+    resp3: bool,
+}
+
+/// The raft-mode connection loop. Same shape as [`run`], but write
+/// commands are collected and proposed as one Raft entry per run of
+/// consecutive writes, and reads first pass the read barrier (once per
+/// batch read from the socket).
+async fn run_raft(
+    server: &Arc<Server>,
+    node: &Arc<RaftNode>,
+    mut socket: TcpStream,
+    mut client: Client,
+) -> ConnResult {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::new(limits(server));
+    let mut out = Out::new(false);
+    let handle = client.handle.clone();
+    let client_id = node.new_client_id();
+    let mut seq = 0u64;
+    // Log index of this client's last write: reads wait until it is applied
+    // here, and WAIT counts the followers that have it.
+    let mut last_write = 0u64;
+    loop {
+        let mut action = None;
+        let mut close = false;
+        let mut more_buffered = false;
+        let mut executed = 0u64;
+        let mut barrier: Option<Result<(), String>> = None;
+        let mut pending = PendingWrites {
+            cmds: Vec::new(),
+            db: 0,
+            resp3: false,
         };
-        tokio::select! {
-            _ = idle_timer => return Ok(()),
-            r = socket.read_buf(&mut buf) => {
-                let n = r?;
-                if n == 0 {
+        if !buf.is_empty() {
+            parser.set_limits(limits(server));
+            loop {
+                let args = match parser.parse(&mut buf) {
+                    Ok(Some(args)) if args.is_empty() => continue,
+                    Ok(Some(args)) => args,
+                    Ok(None) => break,
+                    Err(e) => {
+                        propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                        out.error(&format!("ERR {e}"));
+                        close = true;
+                        break;
+                    }
+                };
+                if is(&args[0], "post") || is(&args[0], "host:") {
+                    tracing::warn!(
+                        "possible security attack: HTTP request on the Redis port from {}; connection closed",
+                        client.handle.addr
+                    );
                     return Ok(());
                 }
-                server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                executed += 1;
+                match classify(&client, &args) {
+                    Kind::Write => {
+                        if !pending.cmds.is_empty()
+                            && (pending.db != client.db || pending.resp3 != client.resp3)
+                        {
+                            propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                        }
+                        if pending.cmds.is_empty() {
+                            pending.db = client.db;
+                            pending.resp3 = client.resp3;
+                        }
+                        pending.cmds.push(args.to_vec());
+                        if pending.cmds.len() >= MAX_WRITES_PER_ENTRY {
+                            propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                        }
+                        continue;
+                    }
+                    Kind::Read => {
+                        propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                        if barrier.is_none() {
+                            barrier = Some(read_barrier(node, last_write).await);
+                        } else if last_write > node.sm.last_applied().map(|l| l.index).unwrap_or(0) {
+                            barrier = Some(read_barrier(node, last_write).await);
+                        }
+                        if let Some(Err(e)) = &barrier {
+                            out.error(e);
+                            continue;
+                        }
+                    }
+                    Kind::Local => {
+                        propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                    }
+                }
+                let mut store = server.store.lock();
+                store.ks.set_lazy_delete(false);
+                let mut ctx = Ctx {
+                    server,
+                    store: &mut store,
+                    client: &mut client,
+                    out: &mut out,
+                    now: unix_ms(),
+                    loading: false,
+                    action: None,
+                };
+                execute(&mut ctx, &args);
+                let a = ctx.action.take();
+                drop(store);
+                if let Some(a) = a {
+                    action = Some(a);
+                    more_buffered = true;
+                    break;
+                }
+                if out.len() > OUT_HIGH_WATER {
+                    more_buffered = true;
+                    break;
+                }
             }
-            _ = handle.kill.notified() => return Ok(()),
+            propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
         }
+        if executed > 0 {
+            server
+                .stats
+                .commands_processed
+                .fetch_add(executed, Ordering::Relaxed);
+            client.publish();
+        }
+        flush_out(server, &mut socket, &mut out).await?;
+        if !run_action(server, Some(node), last_write, action, &mut socket, &mut out, &handle).await? {
+            return Ok(());
+        }
+        if close || handle.killed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if more_buffered {
+            continue;
+        }
+        if !read_more(server, &mut socket, &mut buf, &parser, &handle).await? {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes above this many are split over several Raft entries.
+const MAX_WRITES_PER_ENTRY: usize = 1024;
+
+enum Kind {
+    /// Replicated through the Raft log.
+    Write,
+    /// Reads the keyspace: needs the read barrier.
+    Read,
+    /// Connection, server and introspection commands, and anything that
+    /// fails validation (its error reply is produced locally).
+    Local,
+}
+
+fn classify(client: &Client, args: &[Bytes]) -> Kind {
+    let Some(cmd) = lookup(&args[0]) else {
+        return Kind::Local;
+    };
+    if !cmd.subcommands.is_empty() || !cmd.arity_ok(args.len()) {
+        return Kind::Local;
+    }
+    if !client.authenticated && !cmd.has(Flags::NO_AUTH) {
+        return Kind::Local;
+    }
+    if cmd.has(Flags::WRITE) {
+        Kind::Write
+    } else if cmd.has(Flags::READONLY) {
+        Kind::Read
+    } else {
+        Kind::Local
+    }
+}
+
+async fn read_barrier(node: &Arc<RaftNode>, last_write: u64) -> Result<(), String> {
+    node.read_barrier().await.map_err(|e| match e {
+        ReadError::NoLeader => "CLUSTERDOWN No raft leader".to_string(),
+        ReadError::Unknown(e) => format!("TRYAGAIN {e}"),
+    })?;
+    if last_write > 0 {
+        node.wait_applied(last_write)
+            .await
+            .map_err(|e| format!("TRYAGAIN {e}"))?;
+    }
+    Ok(())
+}
+
+/// Proposes the pending writes (if any) and appends their replies.
+async fn propose(
+    node: &Arc<RaftNode>,
+    pending: &mut PendingWrites,
+    client_id: u64,
+    seq: &mut u64,
+    last_write: &mut u64,
+    out: &mut Out,
+) {
+    if pending.cmds.is_empty() {
+        return;
+    }
+    *seq += 1;
+    let n = pending.cmds.len();
+    let req = Request {
+        client: client_id,
+        seq: *seq,
+        now_ms: unix_ms(),
+        db: pending.db as u32,
+        resp3: pending.resp3,
+        cmds: std::mem::take(&mut pending.cmds),
+        expired: Vec::new(),
+    };
+    let err = match node.write(req).await {
+        WriteOutcome::Applied { reply, index } => {
+            *last_write = index;
+            out.buf.extend_from_slice(&reply);
+            return;
+        }
+        WriteOutcome::Moved(addr) => format!("MOVED 0 {addr}"),
+        WriteOutcome::NoLeader => "CLUSTERDOWN No raft leader".to_string(),
+        WriteOutcome::Unknown(e) => format!("TRYAGAIN {e}"),
+    };
+    for _ in 0..n {
+        out.error(&err);
     }
 }
 

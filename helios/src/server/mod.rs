@@ -65,7 +65,11 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 /// Everything shared by the server's tasks.
 pub struct Server {
     pub store: Arc<Mutex<Store>>,
-    pub aof: Arc<AofWriter>,
+    /// The append-only file; `None` in raft mode, where the Raft log is the
+    /// record of writes.
+    pub aof: Option<Arc<AofWriter>>,
+    /// The Raft node, in raft mode (set once at start-up).
+    pub raft: std::sync::OnceLock<Arc<crate::raft::RaftNode>>,
     pub config: RwLock<Config>,
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -107,7 +111,12 @@ impl Server {
             what: format!("cannot create data directory {}", dir.display()),
             source: e,
         })?;
-        let files = persist::scan_dir(&dir)?;
+        let raft_mode = config.raft.enabled;
+        let files = if raft_mode {
+            persist::DataFiles::default()
+        } else {
+            persist::scan_dir(&dir)?
+        };
         for p in &files.stale {
             tracing::info!("removing superseded file {}", p.display());
             let _ = std::fs::remove_file(p);
@@ -115,12 +124,20 @@ impl Server {
         let gen = files.aofs.last().copied().or(files.snapshot).unwrap_or(1);
         let mut store = Store::new(config.databases);
         store.aof.gen = gen;
+        store.replicated = raft_mode;
         let store = Arc::new(Mutex::new(store));
-        let aof = AofWriter::open(&dir, gen, config.aof_fsync, store.clone())?;
+        // In raft mode the keyspace is restored by the state machine
+        // (snapshot + log replay) when the Raft node starts.
+        let aof = if raft_mode {
+            None
+        } else {
+            Some(AofWriter::open(&dir, gen, config.aof_fsync, store.clone())?)
+        };
         let (shutdown_tx, _) = watch::channel(false);
         let server = Arc::new(Server {
             store,
             aof,
+            raft: std::sync::OnceLock::new(),
             config: RwLock::new(config),
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -249,6 +266,15 @@ impl Server {
     /// [`Server::start_snapshot`] for a caller that already holds the
     /// keyspace lock (a command handler).
     pub fn start_snapshot_locked(self: &Arc<Self>, st: &mut Store) -> Result<(), &'static str> {
+        if let Some(node) = self.raft.get() {
+            let node = node.clone();
+            tokio::spawn(async move {
+                if let Err(e) = node.raft.trigger().snapshot().await {
+                    tracing::warn!("raft snapshot: {e}");
+                }
+            });
+            return Ok(());
+        }
         self.begin_snapshot(st, None)
             .map_err(|_| "ERR Background save already in progress")
     }
@@ -289,6 +315,9 @@ impl Server {
     /// `DEBUG RELOAD`). If one is already running, waits for it and then
     /// takes a new one, so the result covers every write made before the call.
     pub async fn save(self: &Arc<Self>) -> Result<(), String> {
+        if let Some(node) = self.raft.get() {
+            return node.snapshot_now().await;
+        }
         loop {
             let (tx, rx) = oneshot::channel();
             let started = {
@@ -324,7 +353,9 @@ impl Server {
         drop(view);
         // Make the AOF switch to the new generation before deleting the old
         // one, even if no write arrived since the cut.
-        self.aof.flush_and_sync();
+        if let Some(aof) = &self.aof {
+            aof.flush_and_sync();
+        }
         match result {
             Ok(keys) => {
                 if let Ok(files) = persist::scan_dir(&dir) {
@@ -374,7 +405,8 @@ impl Server {
                 _ = shutdown.changed() => return,
             }
             let now = unix_ms();
-            if self.active_expire.load(Ordering::Relaxed) {
+            // In raft mode the leader proposes expiry (raft::node).
+            if self.active_expire.load(Ordering::Relaxed) && self.raft.get().is_none() {
                 let mut st = self.store.lock();
                 for db in st.ks.dbs.iter_mut() {
                     db.sweep_expired(now, 16);
@@ -409,7 +441,7 @@ impl Server {
                         || (!every_time.is_zero() && since >= every_time)
                         || s.scheduled)
             };
-            if due {
+            if due && self.aof.is_some() {
                 let _ = self.start_snapshot();
             }
         }
@@ -419,11 +451,17 @@ impl Server {
 /// Runs a server until shutdown.
 pub async fn run(config: Config) -> Result<(), Error> {
     let listen = config.listen;
+    let raft_mode = config.raft.enabled;
     let server = Server::open(config)?;
     let listener = TcpListener::bind(listen).await.map_err(|e| Error::Io {
         what: format!("cannot listen on {listen}"),
         source: e,
     })?;
+    if raft_mode {
+        let local = listener.local_addr().unwrap_or(listen);
+        let node = crate::raft::RaftNode::start(&server, local).await?;
+        let _ = server.raft.set(node);
+    }
     serve(server, listener).await
 }
 
@@ -436,9 +474,14 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
     server.port.store(local.port() as u64, Ordering::Relaxed);
     {
         let c = server.config.read();
+        let mode = match server.raft.get() {
+            Some(n) => format!("raft node_id={} raft_addr={}", n.id, c.raft.bind_addr),
+            None => "standalone".to_string(),
+        };
         tracing::info!(
-            "helios-atlasd {} ready: mode=standalone listen={} data_dir={} appendfsync={} io_threads={} keys={}",
+            "helios-atlasd {} ready: mode={} listen={} data_dir={} appendfsync={} io_threads={} keys={}",
             env!("CARGO_PKG_VERSION"),
+            mode,
             local,
             c.data_dir.display(),
             c.aof_fsync,
@@ -474,6 +517,11 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
             _ = shutdown.changed() => break,
             _ = sigterm.recv() => {
                 tracing::info!("received SIGTERM, shutting down");
+                // A leader hands over first, while its clients are still
+                // served (their writes are then forwarded).
+                if let Some(node) = server.raft.get() {
+                    node.step_down().await;
+                }
                 server.shutdown(false);
             }
             _ = tokio::signal::ctrl_c() => {
@@ -496,7 +544,13 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
             tracing::error!("final snapshot failed: {e}");
         }
     }
-    server.aof.close();
-    tracing::info!("helios-atlasd stopped; append-only file flushed and synced");
+    if let Some(node) = server.raft.get() {
+        node.shutdown().await;
+        tracing::info!("helios-atlasd stopped; raft log flushed and synced");
+    }
+    if let Some(aof) = &server.aof {
+        aof.close();
+        tracing::info!("helios-atlasd stopped; append-only file flushed and synced");
+    }
     Ok(())
 }

@@ -1,0 +1,749 @@
+//! The Raft transport: one persistent TCP connection per peer, carrying
+//! length-prefixed, multiplexed request/reply frames.
+//!
+//! # Frames
+//!
+//! ```text
+//! length   4  u32 LE, bytes after this field (id + body)
+//! id       8  u64 LE, request id; a reply carries its request's id
+//! body     postcard of Rpc (requests) or Reply (replies)
+//! ```
+//!
+//! Requests are pipelined: a caller writes its frame and waits for the
+//! reply with its id, so a slow snapshot chunk or a forwarded write does not
+//! hold up heartbeats, and several AppendEntries can be in flight. The
+//! first frame on a connection is [`Rpc::Hello`], naming the sender and the
+//! node it meant to reach: a node answering for someone else (a wrong
+//! address in a peer list) is refused before any Raft message flows, since
+//! openraft asserts on replication that loops back to the leader. Hello
+//! also catches a follower whose log was wiped: the leader says how far the
+//! follower had acknowledged, and an empty follower refuses to rejoin
+//! rather than let the cluster silently re-fill (and possibly revert) it.
+//!
+//! Outgoing sockets bind their source address to this node's Raft bind IP,
+//! so nodes on 127.0.0.11/12/13 can be partitioned by address. A peer that
+//! cannot be reached is retried with exponential backoff (50 ms to 1 s);
+//! openraft additionally backs off on `Unreachable`.
+//!
+//! Snapshots travel as a sequence of 1 MiB [`Rpc::SnapshotChunk`] frames
+//! written into a temporary file on the receiver, then
+//! [`Rpc::SnapshotDone`] installs it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
+};
+use openraft::OptionalSend;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::node::RaftNode;
+use super::state_machine::SnapshotFile;
+use super::types::{NodeAddr, NodeId, Request, Snapshot, SnapshotMeta, TypeConfig, Vote};
+
+type C = TypeConfig;
+
+/// Largest frame accepted (a snapshot chunk is 1 MiB; an AppendEntries
+/// batch of big values can be large, but not this large).
+const MAX_FRAME: usize = 1 << 30;
+const SNAPSHOT_CHUNK: usize = 1 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A request from one node to another.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Rpc {
+    Hello {
+        from: NodeId,
+        to: NodeId,
+        /// The highest index the sender (a leader) saw `to` acknowledge.
+        acked: Option<u64>,
+    },
+    Append(AppendEntriesRequest<C>),
+    Vote(VoteRequest<C>),
+    PreVote(VoteRequest<C>),
+    TransferLeader(TransferLeaderRequest<C>),
+    SnapshotChunk {
+        transfer: u64,
+        offset: u64,
+        data: Bytes,
+    },
+    SnapshotDone {
+        transfer: u64,
+        vote: Vote,
+        meta: SnapshotMeta,
+    },
+    /// A client write forwarded by a follower to the leader.
+    Forward(Request),
+    /// A follower asks the leader for a read index (linearizable reads).
+    ReadIndex,
+    /// Bootstrap probe and `RAFT.INFO`-style status.
+    Status,
+    /// A membership change forwarded to the leader.
+    Admin(AdminOp),
+}
+
+/// Membership operations that must run on the leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AdminOp {
+    AddNode { id: NodeId, addr: NodeAddr },
+    RemoveNode { id: NodeId },
+}
+
+/// What a node says about itself to a probe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub id: NodeId,
+    pub initialized: bool,
+    /// The member set from this node's static configuration (itself and
+    /// its peers); empty when it has none.
+    pub configured: Vec<NodeId>,
+    /// Voters and learners of its current membership.
+    pub members: Vec<NodeId>,
+    pub leader: Option<NodeId>,
+    /// Where clients reach it.
+    pub client_addr: String,
+}
+
+/// The outcome of a forwarded write.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ForwardReply {
+    /// Applied: the replies and the entry's log index.
+    Applied { reply: Bytes, index: u64 },
+    /// The receiver is not the leader; here is who is, if known.
+    NotLeader { leader: Option<NodeId> },
+    /// The write may or may not have been committed.
+    Unknown(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Reply {
+    Hello(Result<(), String>),
+    Append(Result<AppendEntriesResponse<C>, String>),
+    Vote(Result<VoteResponse<C>, String>),
+    TransferLeader(Result<TransferLeaderResponse<C>, String>),
+    Snapshot(Result<Option<SnapshotResponse<C>>, String>),
+    Forward(ForwardReply),
+    ReadIndex(Result<u64, Option<NodeId>>),
+    Status(PeerStatus),
+    Admin(Result<String, String>),
+}
+
+// ---- framing -------------------------------------------------------------
+
+fn encode_frame<T: Serialize>(id: u64, body: &T) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(128);
+    buf.extend_from_slice(&[0u8; 12]);
+    let mut buf =
+        postcard::to_extend(body, buf).map_err(|e| std::io::Error::other(format!("encode: {e}")))?;
+    let len = (buf.len() - 4) as u32;
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    buf[4..12].copy_from_slice(&id.to_le_bytes());
+    Ok(buf)
+}
+
+async fn read_frame<T: serde::de::DeserializeOwned>(
+    r: &mut (impl AsyncReadExt + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(u64, T)> {
+    let mut head = [0u8; 4];
+    r.read_exact(&mut head).await?;
+    let len = u32::from_le_bytes(head) as usize;
+    if !(8..=MAX_FRAME).contains(&len) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad frame length {len}"),
+        ));
+    }
+    buf.resize(len, 0);
+    r.read_exact(buf).await?;
+    let id = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+    let body = postcard::from_bytes(&buf[8..]).map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad frame: {e}"))
+    })?;
+    Ok((id, body))
+}
+
+// ---- client side ---------------------------------------------------------
+
+/// Why a call failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// Not connected, or the connection broke: the request may or may not
+    /// have been delivered.
+    Unreachable(String),
+    Timeout,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Unreachable(s) => write!(f, "unreachable: {s}"),
+            CallError::Timeout => f.write_str("timed out"),
+        }
+    }
+}
+
+struct Conn {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    next_id: AtomicU64,
+    alive: AtomicBool,
+}
+
+impl Conn {
+    fn fail_all(&self) {
+        self.alive.store(false, Ordering::Release);
+        self.pending.lock().clear();
+    }
+
+    async fn call(&self, rpc: &Rpc, timeout: Duration) -> Result<Reply, CallError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_frame(id, rpc).map_err(|e| CallError::Unreachable(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(id, tx);
+        if !self.alive.load(Ordering::Acquire) || self.tx.send(frame).is_err() {
+            self.pending.lock().remove(&id);
+            return Err(CallError::Unreachable("connection closed".into()));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(CallError::Unreachable("connection lost".into())),
+            Err(_) => {
+                self.pending.lock().remove(&id);
+                Err(CallError::Timeout)
+            }
+        }
+    }
+}
+
+struct Backoff {
+    next_try: Option<Instant>,
+    delay: Duration,
+    logged: bool,
+}
+
+/// The connection to one peer, shared by every openraft replication stream
+/// and by forwarding.
+pub struct PeerClient {
+    pub target: NodeId,
+    addr: Mutex<String>,
+    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    backoff: Mutex<Backoff>,
+    pool: Arc<PeerPoolInner>,
+}
+
+impl PeerClient {
+    pub fn addr(&self) -> String {
+        self.addr.lock().clone()
+    }
+
+    async fn connection(&self) -> Result<Arc<Conn>, CallError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            if c.alive.load(Ordering::Acquire) {
+                return Ok(c.clone());
+            }
+        }
+        *guard = None;
+        {
+            let b = self.backoff.lock();
+            if let Some(t) = b.next_try {
+                if Instant::now() < t {
+                    return Err(CallError::Unreachable(format!(
+                        "{} ({}) is unreachable; retrying shortly",
+                        self.target,
+                        self.addr()
+                    )));
+                }
+            }
+        }
+        match self.connect().await {
+            Ok(c) => {
+                let mut b = self.backoff.lock();
+                if b.logged {
+                    tracing::info!(target: "helios::raft", "Connected to peer [peer {} addr {}]", self.target, self.addr());
+                }
+                *b = Backoff {
+                    next_try: None,
+                    delay: Duration::from_millis(50),
+                    logged: false,
+                };
+                *guard = Some(c.clone());
+                Ok(c)
+            }
+            Err(e) => {
+                let mut b = self.backoff.lock();
+                b.next_try = Some(Instant::now() + b.delay);
+                b.delay = (b.delay * 2).min(Duration::from_secs(1));
+                if !b.logged {
+                    b.logged = true;
+                    tracing::warn!(target: "helios::raft", "Peer unreachable [peer {} addr {} error {e}]", self.target, self.addr());
+                }
+                Err(CallError::Unreachable(e))
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Arc<Conn>, String> {
+        let addr_s = self.addr();
+        let addr: SocketAddr = tokio::net::lookup_host(&addr_s)
+            .await
+            .map_err(|e| format!("cannot resolve {addr_s}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("cannot resolve {addr_s}"))?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|e| e.to_string())?;
+        if let Some(ip) = self.pool.source_ip {
+            if ip.is_ipv4() == addr.is_ipv4() {
+                socket
+                    .bind(SocketAddr::new(ip, 0))
+                    .map_err(|e| format!("cannot bind source address {ip}: {e}"))?;
+            }
+        }
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr))
+            .await
+            .map_err(|_| format!("connect to {addr} timed out"))?
+            .map_err(|e| format!("connect to {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let conn = spawn_conn(stream);
+        let acked = self.pool.acked(&self.target);
+        let hello = Rpc::Hello {
+            from: self.pool.me.clone(),
+            to: self.target.clone(),
+            acked,
+        };
+        match conn.call(&hello, CONNECT_TIMEOUT * 2).await {
+            Ok(Reply::Hello(Ok(()))) => Ok(conn),
+            Ok(Reply::Hello(Err(e))) => {
+                conn.fail_all();
+                tracing::error!(target: "helios::raft", "Peer refused connection [peer {} addr {addr}: {e}]", self.target);
+                Err(e)
+            }
+            Ok(_) => {
+                conn.fail_all();
+                Err("unexpected reply to hello".into())
+            }
+            Err(e) => {
+                conn.fail_all();
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Sends one request and waits for its reply.
+    pub async fn call(&self, rpc: &Rpc, timeout: Duration) -> Result<Reply, CallError> {
+        let started = Instant::now();
+        let conn = self.connection().await?;
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(CallError::Timeout);
+        }
+        conn.call(rpc, left).await
+    }
+}
+
+fn spawn_conn(stream: TcpStream) -> Arc<Conn> {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let conn = Arc::new(Conn {
+        tx,
+        pending: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(1),
+        alive: AtomicBool::new(true),
+    });
+    let writer = conn.clone();
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        writer.fail_all();
+    });
+    let reader = conn.clone();
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        loop {
+            match read_frame::<Reply>(&mut rd, &mut buf).await {
+                Ok((id, reply)) => {
+                    if let Some(tx) = reader.pending.lock().remove(&id) {
+                        let _ = tx.send(reply);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        reader.fail_all();
+    });
+    conn
+}
+
+struct PeerPoolInner {
+    me: NodeId,
+    source_ip: Option<IpAddr>,
+    /// Match index per follower as last seen by this node while leader.
+    acked: Mutex<HashMap<NodeId, u64>>,
+}
+
+impl PeerPoolInner {
+    fn acked(&self, id: &NodeId) -> Option<u64> {
+        self.acked.lock().get(id).copied().filter(|&i| i > 0)
+    }
+}
+
+/// Every peer connection of this node, by node id.
+#[derive(Clone)]
+pub struct PeerPool {
+    inner: Arc<PeerPoolInner>,
+    peers: Arc<Mutex<HashMap<NodeId, Arc<PeerClient>>>>,
+}
+
+impl PeerPool {
+    pub fn new(me: NodeId, source_ip: Option<IpAddr>) -> PeerPool {
+        PeerPool {
+            inner: Arc::new(PeerPoolInner {
+                me,
+                source_ip,
+                acked: Mutex::new(HashMap::new()),
+            }),
+            peers: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The client for `id` at `addr`, created or re-pointed as needed.
+    pub fn get(&self, id: &NodeId, addr: &str) -> Arc<PeerClient> {
+        let mut peers = self.peers.lock();
+        if let Some(p) = peers.get(id) {
+            if *p.addr.lock() == addr {
+                return p.clone();
+            }
+        }
+        let p = Arc::new(PeerClient {
+            target: id.clone(),
+            addr: Mutex::new(addr.to_string()),
+            conn: tokio::sync::Mutex::new(None),
+            backoff: Mutex::new(Backoff {
+                next_try: None,
+                delay: Duration::from_millis(50),
+                logged: false,
+            }),
+            pool: self.inner.clone(),
+        });
+        peers.insert(id.clone(), p.clone());
+        p
+    }
+
+    /// Records follower match indexes (from leader metrics) for the wiped-
+    /// follower check in `Hello`.
+    pub fn record_acked(&self, acked: impl IntoIterator<Item = (NodeId, u64)>) {
+        let mut m = self.inner.acked.lock();
+        for (id, i) in acked {
+            let e = m.entry(id).or_default();
+            *e = (*e).max(i);
+        }
+    }
+
+    pub fn forget_acked(&self, id: &NodeId) {
+        self.inner.acked.lock().remove(id);
+    }
+}
+
+/// openraft's network factory: hands out clients from the pool.
+pub struct NetworkFactory {
+    pub pool: PeerPool,
+}
+
+impl RaftNetworkFactory<C> for NetworkFactory {
+    type Network = Network;
+
+    async fn new_client(&mut self, target: NodeId, node: &NodeAddr) -> Network {
+        Network {
+            peer: self.pool.get(&target, &node.raft_addr),
+        }
+    }
+}
+
+/// One openraft replication/election client for one target.
+pub struct Network {
+    peer: Arc<PeerClient>,
+}
+
+fn unreachable(e: impl std::fmt::Display) -> RPCError<C> {
+    RPCError::Unreachable(Unreachable::from_string(e))
+}
+
+fn call_error(e: CallError) -> RPCError<C> {
+    match e {
+        CallError::Unreachable(s) => unreachable(s),
+        CallError::Timeout => RPCError::Network(NetworkError::from_string("rpc timed out")),
+    }
+}
+
+impl RaftNetworkV2<C> for Network {
+    type SnapshotData = SnapshotFile;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<C>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
+        match self.peer.call(&Rpc::Append(rpc), option.soft_ttl()).await {
+            Ok(Reply::Append(Ok(r))) => Ok(r),
+            Ok(Reply::Append(Err(e))) => Err(unreachable(e)),
+            Ok(_) => Err(unreachable("unexpected reply")),
+            Err(e) => Err(call_error(e)),
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<C>, option: RPCOption) -> Result<VoteResponse<C>, RPCError<C>> {
+        match self.peer.call(&Rpc::Vote(rpc), option.soft_ttl()).await {
+            Ok(Reply::Vote(Ok(r))) => Ok(r),
+            Ok(Reply::Vote(Err(e))) => Err(unreachable(e)),
+            Ok(_) => Err(unreachable("unexpected reply")),
+            Err(e) => Err(call_error(e)),
+        }
+    }
+
+    async fn pre_vote(&mut self, rpc: VoteRequest<C>, option: RPCOption) -> Result<VoteResponse<C>, RPCError<C>> {
+        match self.peer.call(&Rpc::PreVote(rpc), option.soft_ttl()).await {
+            Ok(Reply::Vote(Ok(r))) => Ok(r),
+            Ok(Reply::Vote(Err(e))) => Err(unreachable(e)),
+            Ok(_) => Err(unreachable("unexpected reply")),
+            Err(e) => Err(call_error(e)),
+        }
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<C>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<C>, RPCError<C>> {
+        match self.peer.call(&Rpc::TransferLeader(req), option.soft_ttl()).await {
+            Ok(Reply::TransferLeader(Ok(r))) => Ok(r),
+            Ok(Reply::TransferLeader(Err(e))) => Err(unreachable(e)),
+            Ok(_) => Err(unreachable("unexpected reply")),
+            Err(e) => Err(call_error(e)),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl std::future::Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
+        let send = send_snapshot(&self.peer, vote, snapshot, option.soft_ttl());
+        tokio::select! {
+            r = send => r,
+            closed = cancel => Err(StreamingError::Closed(closed)),
+        }
+    }
+}
+
+async fn send_snapshot(
+    peer: &PeerClient,
+    vote: Vote,
+    snapshot: Snapshot,
+    chunk_timeout: Duration,
+) -> Result<SnapshotResponse<C>, StreamingError<C>> {
+    let path = snapshot.snapshot.path.clone();
+    let data = tokio::fs::read(&path)
+        .await
+        .map_err(|e| StreamingError::Unreachable(Unreachable::from_string(format!("read {}: {e}", path.display()))))?;
+    // The file's own header is authoritative: a newer snapshot may have
+    // replaced the file since openraft read its meta.
+    let meta = super::state_machine::StateMachine::file_meta(&path, &data)
+        .map_err(|e| StreamingError::Unreachable(Unreachable::from_string(e)))?;
+    let transfer = rand::random::<u64>();
+    let data = Bytes::from(data);
+    let mut offset = 0usize;
+    let to_stream = |e: CallError| match e {
+        CallError::Unreachable(s) => StreamingError::Unreachable(Unreachable::from_string(s)),
+        CallError::Timeout => StreamingError::Network(NetworkError::from_string("snapshot chunk timed out")),
+    };
+    while offset < data.len() {
+        let end = (offset + SNAPSHOT_CHUNK).min(data.len());
+        let rpc = Rpc::SnapshotChunk {
+            transfer,
+            offset: offset as u64,
+            data: data.slice(offset..end),
+        };
+        match peer.call(&rpc, chunk_timeout).await.map_err(to_stream)? {
+            Reply::Snapshot(Ok(_)) => {}
+            Reply::Snapshot(Err(e)) => return Err(StreamingError::Unreachable(Unreachable::from_string(e))),
+            _ => return Err(StreamingError::Unreachable(Unreachable::from_string("unexpected reply"))),
+        }
+        offset = end;
+    }
+    let done = Rpc::SnapshotDone { transfer, vote, meta };
+    // Installing a large snapshot takes a while on the receiver.
+    match peer.call(&done, chunk_timeout.max(Duration::from_secs(30))).await.map_err(to_stream)? {
+        Reply::Snapshot(Ok(Some(r))) => Ok(r),
+        Reply::Snapshot(Ok(None)) => Err(StreamingError::Unreachable(Unreachable::from_string("snapshot not installed"))),
+        Reply::Snapshot(Err(e)) => Err(StreamingError::Unreachable(Unreachable::from_string(e))),
+        _ => Err(StreamingError::Unreachable(Unreachable::from_string("unexpected reply"))),
+    }
+}
+
+// ---- server side ---------------------------------------------------------
+
+/// Accepts peer connections until the node shuts down.
+pub async fn serve(listener: TcpListener, node: Arc<RaftNode>) {
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let node = node.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = serve_conn(stream, node).await {
+                            tracing::debug!(target: "helios::raft", "peer connection from {peer} ended: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(target: "helios::raft", "raft accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+struct Incoming {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+async fn serve_conn(stream: TcpStream, node: Arc<RaftNode>) -> std::io::Result<()> {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = Vec::new();
+    let (id, hello) = read_frame::<Rpc>(&mut rd, &mut buf).await?;
+    let Rpc::Hello { from, to, acked } = hello else {
+        return Err(std::io::Error::other("first frame is not hello"));
+    };
+    let verdict = node.check_hello(&from, &to, acked);
+    wr.write_all(&encode_frame(id, &Reply::Hello(verdict.clone()))?).await?;
+    if let Err(e) = verdict {
+        return Err(std::io::Error::other(e));
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut incoming: HashMap<u64, Incoming> = HashMap::new();
+    let r = serve_requests(&mut rd, &node, &tx, &mut incoming).await;
+    // Transfers cut off by a broken connection leave their partial files.
+    for (_, inc) in incoming {
+        let _ = std::fs::remove_file(inc.path);
+    }
+    r
+}
+
+async fn serve_requests(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    node: &Arc<RaftNode>,
+    tx: &mpsc::UnboundedSender<Vec<u8>>,
+    incoming: &mut HashMap<u64, Incoming>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        let (id, rpc) = tokio::select! {
+            r = read_frame::<Rpc>(rd, &mut buf) => r?,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        match rpc {
+            // Chunks are written in order on this task: the sender waits for
+            // each acknowledgement before sending the next.
+            Rpc::SnapshotChunk {
+                transfer,
+                offset,
+                data,
+            } => {
+                let r = write_chunk(node, incoming, transfer, offset, &data);
+                send(tx, id, &Reply::Snapshot(r.map(|_| None)));
+            }
+            Rpc::SnapshotDone {
+                transfer,
+                vote,
+                meta,
+            } => {
+                let Some(inc) = incoming.remove(&transfer) else {
+                    send(tx, id, &Reply::Snapshot(Err("unknown snapshot transfer".into())));
+                    continue;
+                };
+                let node = node.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let r = node.install_received_snapshot(inc.path, inc.file, vote, meta).await;
+                    send(&tx, id, &Reply::Snapshot(r.map(Some)));
+                });
+            }
+            rpc => {
+                let node = node.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let reply = node.handle_rpc(rpc).await;
+                    send(&tx, id, &reply);
+                });
+            }
+        }
+    }
+}
+
+fn send(tx: &mpsc::UnboundedSender<Vec<u8>>, id: u64, reply: &Reply) {
+    match encode_frame(id, reply) {
+        Ok(f) => {
+            let _ = tx.send(f);
+        }
+        Err(e) => tracing::error!(target: "helios::raft", "cannot encode reply: {e}"),
+    }
+}
+
+fn write_chunk(
+    node: &RaftNode,
+    incoming: &mut HashMap<u64, Incoming>,
+    transfer: u64,
+    offset: u64,
+    data: &[u8],
+) -> Result<(), String> {
+    use std::io::Write;
+    if offset == 0 {
+        let path = node.sm.temp_path("recv");
+        let file = std::fs::File::create(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
+        incoming.insert(transfer, Incoming { path, file });
+    }
+    let inc = incoming
+        .get_mut(&transfer)
+        .ok_or_else(|| "snapshot chunk for an unknown transfer".to_string())?;
+    let len = inc.file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len != offset {
+        return Err(format!("snapshot chunk at {offset}, expected {len}"));
+    }
+    inc.file.write_all(data).map_err(|e| format!("write {}: {e}", inc.path.display()))
+}
