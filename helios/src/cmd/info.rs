@@ -279,7 +279,8 @@ fn raft_section(s: &mut String, st: &crate::raft::RaftStatus) {
         "raft_voters:{}\r\nraft_learners:{}\r\nraft_peers:{}\r\n",
         st.voters.join(","),
         st.learners.join(","),
-        st.voters.len() + st.learners.len() - usize::from(st.voters.contains(&st.id) || st.learners.contains(&st.id))
+        st.voters.len() + st.learners.len()
+            - usize::from(st.voters.contains(&st.id) || st.learners.contains(&st.id))
     );
     for (i, p) in st.peers.iter().enumerate() {
         let _ = write!(
@@ -299,7 +300,11 @@ fn raft_section(s: &mut String, st: &crate::raft::RaftStatus) {
 /// replicas; offsets are log indexes.
 fn replication_section(s: &mut String, st: &crate::raft::RaftStatus, run_id: &str) {
     if st.state == "Leader" {
-        let _ = write!(s, "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n", st.peers.iter().filter(|p| p.online).count());
+        let _ = write!(
+            s,
+            "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
+            st.peers.iter().filter(|p| p.online).count()
+        );
         for (i, p) in st.peers.iter().enumerate() {
             let (ip, port) = p.addr.rsplit_once(':').unwrap_or((&p.addr, "0"));
             let _ = write!(

@@ -95,18 +95,92 @@ fn transfer_leader(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-static CLUSTER_SUBCOMMANDS: &[Command] = &[
-    Command { name: "init", full_name: "raft.cluster|init", arity: 2, flags: f::ADMIN, group: "cluster", since: "7.2.0", summary: "Initializes the Raft cluster with the configured members (or this node alone).", syntax: "", run: cluster_init, ..Command::BASE },
-];
+static CLUSTER_SUBCOMMANDS: &[Command] = &[Command {
+    name: "init",
+    full_name: "raft.cluster|init",
+    arity: 2,
+    flags: f::ADMIN,
+    group: "cluster",
+    since: "7.2.0",
+    summary: "Initializes the Raft cluster with the configured members (or this node alone).",
+    syntax: "",
+    run: cluster_init,
+    ..Command::BASE
+}];
 
 static NODE_SUBCOMMANDS: &[Command] = &[
-    Command { name: "add", full_name: "raft.node|add", arity: 4, flags: f::ADMIN, group: "cluster", since: "7.2.0", summary: "Adds a node as a learner, waits until it has caught up, then makes it a voter.", syntax: "id raft-addr", run: node_add, ..Command::BASE },
-    Command { name: "remove", full_name: "raft.node|remove", arity: 3, flags: f::ADMIN, group: "cluster", since: "7.2.0", summary: "Removes a node from the Raft membership.", syntax: "id", run: node_remove, ..Command::BASE },
+    Command {
+        name: "add",
+        full_name: "raft.node|add",
+        arity: 4,
+        flags: f::ADMIN,
+        group: "cluster",
+        since: "7.2.0",
+        summary: "Adds a node as a learner, waits until it has caught up, then makes it a voter.",
+        syntax: "id raft-addr",
+        run: node_add,
+        ..Command::BASE
+    },
+    Command {
+        name: "remove",
+        full_name: "raft.node|remove",
+        arity: 3,
+        flags: f::ADMIN,
+        group: "cluster",
+        since: "7.2.0",
+        summary: "Removes a node from the Raft membership.",
+        syntax: "id",
+        run: node_remove,
+        ..Command::BASE
+    },
 ];
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "raft.info", full_name: "raft.info", arity: 1, flags: f::STALE | f::LOADING, group: "cluster", since: "7.2.0", summary: "Returns this node's Raft state: term, leader, indexes, members and per-peer progress.", complexity: "O(N) where N is the number of members", run: raft_info, ..Command::BASE },
-    Command { name: "raft.cluster", full_name: "raft.cluster", arity: -2, group: "cluster", since: "7.2.0", summary: "A container for Raft cluster commands.", complexity: "Depends on subcommand.", subcommands: CLUSTER_SUBCOMMANDS, ..Command::BASE },
-    Command { name: "raft.node", full_name: "raft.node", arity: -2, group: "cluster", since: "7.2.0", summary: "A container for Raft membership commands.", complexity: "Depends on subcommand.", subcommands: NODE_SUBCOMMANDS, ..Command::BASE },
-    Command { name: "raft.transfer_leader", full_name: "raft.transfer_leader", arity: -1, flags: f::ADMIN, group: "cluster", since: "7.2.0", summary: "Hands leadership to the given voter, or to the most caught-up one.", syntax: "[id]", run: transfer_leader, ..Command::BASE },
+    Command {
+        name: "raft.info",
+        full_name: "raft.info",
+        arity: 1,
+        flags: f::STALE | f::LOADING,
+        group: "cluster",
+        since: "7.2.0",
+        summary:
+            "Returns this node's Raft state: term, leader, indexes, members and per-peer progress.",
+        complexity: "O(N) where N is the number of members",
+        run: raft_info,
+        ..Command::BASE
+    },
+    Command {
+        name: "raft.cluster",
+        full_name: "raft.cluster",
+        arity: -2,
+        group: "cluster",
+        since: "7.2.0",
+        summary: "A container for Raft cluster commands.",
+        complexity: "Depends on subcommand.",
+        subcommands: CLUSTER_SUBCOMMANDS,
+        ..Command::BASE
+    },
+    Command {
+        name: "raft.node",
+        full_name: "raft.node",
+        arity: -2,
+        group: "cluster",
+        since: "7.2.0",
+        summary: "A container for Raft membership commands.",
+        complexity: "Depends on subcommand.",
+        subcommands: NODE_SUBCOMMANDS,
+        ..Command::BASE
+    },
+    Command {
+        name: "raft.transfer_leader",
+        full_name: "raft.transfer_leader",
+        arity: -1,
+        flags: f::ADMIN,
+        group: "cluster",
+        since: "7.2.0",
+        summary: "Hands leadership to the given voter, or to the most caught-up one.",
+        syntax: "[id]",
+        run: transfer_leader,
+        ..Command::BASE
+    },
 ];

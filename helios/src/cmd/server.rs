@@ -109,7 +109,11 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             ctx.out.bulk(b"slave");
             ctx.out.bulk(host.as_bytes());
             ctx.out.int(port);
-            ctx.out.bulk(if st.leader.is_some() { b"connected" } else { b"connect" });
+            ctx.out.bulk(if st.leader.is_some() {
+                b"connected"
+            } else {
+                b"connect"
+            });
             ctx.out.int(st.applied_index as i64);
         }
         return Ok(());

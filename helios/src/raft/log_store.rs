@@ -97,7 +97,9 @@ impl LogStore {
     pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<LogStore, WalError> {
         let (wal, rec) = Wal::open(dir, policy, 64 * 1024 * 1024)?;
         if let Some(t) = &rec.torn_tail {
-            tracing::warn!("raft log: {t} (a crash interrupted the last write; it was never acknowledged)");
+            tracing::warn!(
+                "raft log: {t} (a crash interrupted the last write; it was never acknowledged)"
+            );
         }
         let corrupt = |what: String| WalError::Corrupt {
             file: dir.to_path_buf(),
@@ -227,7 +229,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.log.read().committed)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), std::io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), std::io::Error>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,

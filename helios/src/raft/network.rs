@@ -93,6 +93,9 @@ pub enum Rpc {
     Status,
     /// A membership change forwarded to the leader.
     Admin(AdminOp),
+    /// How many followers hold the entry at this index (`WAIT` on a
+    /// follower).
+    Replicas(u64),
 }
 
 /// Membership operations that must run on the leader.
@@ -139,6 +142,7 @@ pub enum Reply {
     ReadIndex(Result<u64, Option<NodeId>>),
     Status(PeerStatus),
     Admin(Result<String, String>),
+    Replicas(Option<usize>),
 }
 
 // ---- framing -------------------------------------------------------------
@@ -146,8 +150,8 @@ pub enum Reply {
 fn encode_frame<T: Serialize>(id: u64, body: &T) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(128);
     buf.extend_from_slice(&[0u8; 12]);
-    let mut buf =
-        postcard::to_extend(body, buf).map_err(|e| std::io::Error::other(format!("encode: {e}")))?;
+    let mut buf = postcard::to_extend(body, buf)
+        .map_err(|e| std::io::Error::other(format!("encode: {e}")))?;
     let len = (buf.len() - 4) as u32;
     buf[..4].copy_from_slice(&len.to_le_bytes());
     buf[4..12].copy_from_slice(&id.to_le_bytes());
@@ -512,7 +516,11 @@ impl RaftNetworkV2<C> for Network {
         }
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<C>, option: RPCOption) -> Result<VoteResponse<C>, RPCError<C>> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<C>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<C>, RPCError<C>> {
         match self.peer.call(&Rpc::Vote(rpc), option.soft_ttl()).await {
             Ok(Reply::Vote(Ok(r))) => Ok(r),
             Ok(Reply::Vote(Err(e))) => Err(unreachable(e)),
@@ -521,7 +529,11 @@ impl RaftNetworkV2<C> for Network {
         }
     }
 
-    async fn pre_vote(&mut self, rpc: VoteRequest<C>, option: RPCOption) -> Result<VoteResponse<C>, RPCError<C>> {
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<C>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<C>, RPCError<C>> {
         match self.peer.call(&Rpc::PreVote(rpc), option.soft_ttl()).await {
             Ok(Reply::Vote(Ok(r))) => Ok(r),
             Ok(Reply::Vote(Err(e))) => Err(unreachable(e)),
@@ -535,7 +547,11 @@ impl RaftNetworkV2<C> for Network {
         req: TransferLeaderRequest<C>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<C>, RPCError<C>> {
-        match self.peer.call(&Rpc::TransferLeader(req), option.soft_ttl()).await {
+        match self
+            .peer
+            .call(&Rpc::TransferLeader(req), option.soft_ttl())
+            .await
+        {
             Ok(Reply::TransferLeader(Ok(r))) => Ok(r),
             Ok(Reply::TransferLeader(Err(e))) => Err(unreachable(e)),
             Ok(_) => Err(unreachable("unexpected reply")),
@@ -565,9 +581,12 @@ async fn send_snapshot(
     chunk_timeout: Duration,
 ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
     let path = snapshot.snapshot.path.clone();
-    let data = tokio::fs::read(&path)
-        .await
-        .map_err(|e| StreamingError::Unreachable(Unreachable::from_string(format!("read {}: {e}", path.display()))))?;
+    let data = tokio::fs::read(&path).await.map_err(|e| {
+        StreamingError::Unreachable(Unreachable::from_string(format!(
+            "read {}: {e}",
+            path.display()
+        )))
+    })?;
     // The file's own header is authoritative: a newer snapshot may have
     // replaced the file since openraft read its meta.
     let meta = super::state_machine::StateMachine::file_meta(&path, &data)
@@ -577,7 +596,9 @@ async fn send_snapshot(
     let mut offset = 0usize;
     let to_stream = |e: CallError| match e {
         CallError::Unreachable(s) => StreamingError::Unreachable(Unreachable::from_string(s)),
-        CallError::Timeout => StreamingError::Network(NetworkError::from_string("snapshot chunk timed out")),
+        CallError::Timeout => {
+            StreamingError::Network(NetworkError::from_string("snapshot chunk timed out"))
+        }
     };
     while offset < data.len() {
         let end = (offset + SNAPSHOT_CHUNK).min(data.len());
@@ -588,18 +609,36 @@ async fn send_snapshot(
         };
         match peer.call(&rpc, chunk_timeout).await.map_err(to_stream)? {
             Reply::Snapshot(Ok(_)) => {}
-            Reply::Snapshot(Err(e)) => return Err(StreamingError::Unreachable(Unreachable::from_string(e))),
-            _ => return Err(StreamingError::Unreachable(Unreachable::from_string("unexpected reply"))),
+            Reply::Snapshot(Err(e)) => {
+                return Err(StreamingError::Unreachable(Unreachable::from_string(e)))
+            }
+            _ => {
+                return Err(StreamingError::Unreachable(Unreachable::from_string(
+                    "unexpected reply",
+                )))
+            }
         }
         offset = end;
     }
-    let done = Rpc::SnapshotDone { transfer, vote, meta };
+    let done = Rpc::SnapshotDone {
+        transfer,
+        vote,
+        meta,
+    };
     // Installing a large snapshot takes a while on the receiver.
-    match peer.call(&done, chunk_timeout.max(Duration::from_secs(30))).await.map_err(to_stream)? {
+    match peer
+        .call(&done, chunk_timeout.max(Duration::from_secs(30)))
+        .await
+        .map_err(to_stream)?
+    {
         Reply::Snapshot(Ok(Some(r))) => Ok(r),
-        Reply::Snapshot(Ok(None)) => Err(StreamingError::Unreachable(Unreachable::from_string("snapshot not installed"))),
+        Reply::Snapshot(Ok(None)) => Err(StreamingError::Unreachable(Unreachable::from_string(
+            "snapshot not installed",
+        ))),
         Reply::Snapshot(Err(e)) => Err(StreamingError::Unreachable(Unreachable::from_string(e))),
-        _ => Err(StreamingError::Unreachable(Unreachable::from_string("unexpected reply"))),
+        _ => Err(StreamingError::Unreachable(Unreachable::from_string(
+            "unexpected reply",
+        ))),
     }
 }
 
@@ -643,7 +682,8 @@ async fn serve_conn(stream: TcpStream, node: Arc<RaftNode>) -> std::io::Result<(
         return Err(std::io::Error::other("first frame is not hello"));
     };
     let verdict = node.check_hello(&from, &to, acked);
-    wr.write_all(&encode_frame(id, &Reply::Hello(verdict.clone()))?).await?;
+    wr.write_all(&encode_frame(id, &Reply::Hello(verdict.clone()))?)
+        .await?;
     if let Err(e) = verdict {
         return Err(std::io::Error::other(e));
     }
@@ -694,13 +734,19 @@ async fn serve_requests(
                 meta,
             } => {
                 let Some(inc) = incoming.remove(&transfer) else {
-                    send(tx, id, &Reply::Snapshot(Err("unknown snapshot transfer".into())));
+                    send(
+                        tx,
+                        id,
+                        &Reply::Snapshot(Err("unknown snapshot transfer".into())),
+                    );
                     continue;
                 };
                 let node = node.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let r = node.install_received_snapshot(inc.path, inc.file, vote, meta).await;
+                    let r = node
+                        .install_received_snapshot(inc.path, inc.file, vote, meta)
+                        .await;
                     send(&tx, id, &Reply::Snapshot(r.map(Some)));
                 });
             }
@@ -735,7 +781,8 @@ fn write_chunk(
     use std::io::Write;
     if offset == 0 {
         let path = node.sm.temp_path("recv");
-        let file = std::fs::File::create(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
+        let file =
+            std::fs::File::create(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
         incoming.insert(transfer, Incoming { path, file });
     }
     let inc = incoming
@@ -745,5 +792,7 @@ fn write_chunk(
     if len != offset {
         return Err(format!("snapshot chunk at {offset}, expected {len}"));
     }
-    inc.file.write_all(data).map_err(|e| format!("write {}: {e}", inc.path.display()))
+    inc.file
+        .write_all(data)
+        .map_err(|e| format!("write {}: {e}", inc.path.display()))
 }

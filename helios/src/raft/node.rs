@@ -24,7 +24,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::log_store::{LogCloser, LogStore};
-use super::network::{self, AdminOp, CallError, ForwardReply, NetworkFactory, PeerPool, PeerStatus, Reply, Rpc};
+use super::network::{
+    self, AdminOp, CallError, ForwardReply, NetworkFactory, PeerPool, PeerStatus, Reply, Rpc,
+};
 use super::state_machine::{SnapshotFile, StateMachine};
 use super::types::{NodeAddr, NodeId, Raft, Request, Snapshot, SnapshotMeta, TypeConfig, Vote};
 use super::wal::FsyncPolicy as WalPolicy;
@@ -107,6 +109,8 @@ pub struct RaftNode {
     client_addrs: Mutex<BTreeMap<NodeId, String>>,
     /// When each peer last answered (leader view), for `state=online`.
     last_seen: Mutex<BTreeMap<NodeId, Instant>>,
+    /// When a leader last sent this node AppendEntries (follower view).
+    leader_contact: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for RaftNode {
@@ -121,7 +125,10 @@ fn advertised_client_addr(listen: SocketAddr, raft_bind: &str) -> String {
     if !listen.ip().is_unspecified() {
         return listen.to_string();
     }
-    let host = raft_bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+    let host = raft_bind
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("127.0.0.1");
     let host = if host.is_empty() || host == "0.0.0.0" || host == "[::]" {
         "127.0.0.1"
     } else {
@@ -143,7 +150,10 @@ impl RaftNode {
         let config: Config = server.config.read().clone();
         let rc = &config.raft;
         std::fs::create_dir_all(&rc.data_dir).map_err(|e| Error::Io {
-            what: format!("cannot create raft data directory {}", rc.data_dir.display()),
+            what: format!(
+                "cannot create raft data directory {}",
+                rc.data_dir.display()
+            ),
             source: e,
         })?;
         let policy = match config.aof_fsync {
@@ -158,7 +168,8 @@ impl RaftNode {
                 if config.aof_fsync == FsyncPolicy::Every { "once a second" } else { "when the OS decides" }
             );
         }
-        let log_store = LogStore::open(&rc.data_dir, policy).map_err(|e| Error::Unsupported(e.to_string()))?;
+        let log_store =
+            LogStore::open(&rc.data_dir, policy).map_err(|e| Error::Unsupported(e.to_string()))?;
         let log = log_store.closer();
         let sm = StateMachine::new(server.store.clone(), &config.data_dir);
         sm.attach(server);
@@ -173,7 +184,9 @@ impl RaftNode {
             election_timeout_max: et * 2,
             install_snapshot_timeout: 10_000.max(et * 4),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(rc.snapshot_threshold),
-            max_in_snapshot_log_to_keep: 1000,
+            // Entries kept after a snapshot for followers that are only a
+            // little behind; further behind, they get the snapshot.
+            max_in_snapshot_log_to_keep: rc.snapshot_threshold.min(1000),
             replication_lag_threshold: rc.snapshot_threshold.saturating_mul(2).max(5000),
             enable_pre_vote: Some(true),
             // Partial-partition liveness (openraft issue #2080): must be at
@@ -212,10 +225,12 @@ impl RaftNode {
         .await
         .map_err(|e| Error::Unsupported(format!("cannot start raft: {e}")))?;
 
-        let listener = TcpListener::bind(&rc.bind_addr).await.map_err(|e| Error::Io {
-            what: format!("cannot listen on raft address {}", rc.bind_addr),
-            source: e,
-        })?;
+        let listener = TcpListener::bind(&rc.bind_addr)
+            .await
+            .map_err(|e| Error::Io {
+                what: format!("cannot listen on raft address {}", rc.bind_addr),
+                source: e,
+            })?;
         let (shutdown_tx, _) = watch::channel(false);
         let node = Arc::new(RaftNode {
             id: rc.node_id.clone(),
@@ -234,6 +249,7 @@ impl RaftNode {
             next_client: AtomicU64::new(rand::random::<u64>() >> 16 << 16 | 1),
             client_addrs: Mutex::new(BTreeMap::new()),
             last_seen: Mutex::new(BTreeMap::new()),
+            leader_contact: Mutex::new(None),
         });
         tokio::spawn(network::serve(listener, node.clone()));
         tokio::spawn(node.clone().watch_metrics());
@@ -253,6 +269,23 @@ impl RaftNode {
 
     fn metrics(&self) -> RaftMetrics<TypeConfig> {
         self.raft.metrics().borrow_watched().clone()
+    }
+
+    /// The leader as far as this node can tell: openraft keeps naming the
+    /// last leader until a new one is elected (and with pre-vote, a node cut
+    /// off from the majority never starts an election), so a follower that
+    /// has not heard from its leader for longer than an election timeout
+    /// reports none.
+    fn known_leader(&self, m: &RaftMetrics<TypeConfig>) -> Option<NodeId> {
+        let l = m.current_leader.clone()?;
+        if l == self.id {
+            return (m.state == ServerState::Leader).then_some(l);
+        }
+        let fresh = self
+            .leader_contact
+            .lock()
+            .is_some_and(|t| t.elapsed() < self.election_timeout * 3);
+        fresh.then_some(l)
     }
 
     pub fn is_leader(&self) -> bool {
@@ -278,7 +311,12 @@ impl RaftNode {
     // ---- transport callbacks ------------------------------------------
 
     /// Checks the first frame of an incoming peer connection.
-    pub fn check_hello(&self, from: &NodeId, to: &NodeId, acked: Option<u64>) -> Result<(), String> {
+    pub fn check_hello(
+        &self,
+        from: &NodeId,
+        to: &NodeId,
+        acked: Option<u64>,
+    ) -> Result<(), String> {
         if *to != self.id {
             return Err(format!(
                 "this is node {} but the connection from {from} was meant for {to}: check the peer addresses",
@@ -304,12 +342,21 @@ impl RaftNode {
     pub async fn handle_rpc(self: Arc<Self>, rpc: Rpc) -> Reply {
         match rpc {
             Rpc::Hello { .. } => Reply::Hello(Err("duplicate hello".into())),
-            Rpc::Append(r) => Reply::Append(self.raft.append_entries(r).await.map_err(|e| e.to_string())),
+            Rpc::Append(r) => {
+                let reply = self.raft.append_entries(r).await;
+                if matches!(reply, Ok(openraft::raft::AppendEntriesResponse::Success)) {
+                    *self.leader_contact.lock() = Some(Instant::now());
+                }
+                Reply::Append(reply.map_err(|e| e.to_string()))
+            }
             Rpc::Vote(r) => Reply::Vote(self.raft.vote(r).await.map_err(|e| e.to_string())),
             Rpc::PreVote(r) => Reply::Vote(self.raft.pre_vote(r).await.map_err(|e| e.to_string())),
-            Rpc::TransferLeader(r) => {
-                Reply::TransferLeader(self.raft.handle_transfer_leader(r).await.map_err(|e| e.to_string()))
-            }
+            Rpc::TransferLeader(r) => Reply::TransferLeader(
+                self.raft
+                    .handle_transfer_leader(r)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
             Rpc::SnapshotChunk { .. } | Rpc::SnapshotDone { .. } => {
                 Reply::Snapshot(Err("snapshot frames are handled by the connection".into()))
             }
@@ -317,6 +364,9 @@ impl RaftNode {
             Rpc::ReadIndex => Reply::ReadIndex(self.leader_read_index().await),
             Rpc::Status => Reply::Status(self.peer_status().await),
             Rpc::Admin(op) => Reply::Admin(self.admin_local(op).await),
+            Rpc::Replicas(index) => {
+                Reply::Replicas(self.is_leader().then(|| self.replicas_with(index)))
+            }
         }
     }
 
@@ -390,12 +440,19 @@ impl RaftNode {
                 .filter(|(id, _)| **id != self.id)
                 .map(|(id, addr)| {
                     let peer = self.pool.get(id, &addr.raft_addr);
-                    async move { (peer.target.clone(), peer.call(&Rpc::Status, Duration::from_secs(1)).await) }
+                    async move {
+                        (
+                            peer.target.clone(),
+                            peer.call(&Rpc::Status, Duration::from_secs(1)).await,
+                        )
+                    }
                 })
                 .collect::<Vec<_>>();
             for (id, r) in futures_util::future::join_all(probes).await {
                 if let Ok(Reply::Status(st)) = r {
-                    self.client_addrs.lock().insert(id.clone(), st.client_addr.clone());
+                    self.client_addrs
+                        .lock()
+                        .insert(id.clone(), st.client_addr.clone());
                     reachable.push(id.clone());
                     if st.initialized {
                         existing = Some(st);
@@ -433,7 +490,9 @@ impl RaftNode {
                     match self.raft.initialize(members).await {
                         Ok(()) => return,
                         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => return,
-                        Err(e) => tracing::error!(target: "helios::raft", "Initialization failed: {e}"),
+                        Err(e) => {
+                            tracing::error!(target: "helios::raft", "Initialization failed: {e}")
+                        }
                     }
                 } else if !waiting_logged {
                     waiting_logged = true;
@@ -467,7 +526,12 @@ impl RaftNode {
     /// `RAFT.CLUSTER INIT`: initializes with the configured members, or
     /// with this node alone when none are configured.
     pub async fn init_cluster(&self) -> Result<String, String> {
-        if self.raft.is_initialized().await.map_err(|e| e.to_string())? {
+        if self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| e.to_string())?
+        {
             return Ok("already initialized".into());
         }
         let members = if self.configured.is_empty() {
@@ -477,7 +541,9 @@ impl RaftNode {
         };
         match self.raft.initialize(members).await {
             Ok(()) => Ok("OK".into()),
-            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok("already initialized".into()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
+                Ok("already initialized".into())
+            }
             Err(e) => Err(e.to_string()),
         }
     }
@@ -491,7 +557,7 @@ impl RaftNode {
         loop {
             let leader = match target.take() {
                 Some(l) => Some(l),
-                None => self.metrics().current_leader.clone(),
+                None => self.known_leader(&self.metrics()),
             };
             let outcome = match leader {
                 Some(l) if l == self.id => self.write_local(req.clone()).await,
@@ -507,7 +573,9 @@ impl RaftNode {
                 None => ForwardReply::NotLeader { leader: None },
             };
             match outcome {
-                ForwardReply::Applied { reply, index } => return WriteOutcome::Applied { reply, index },
+                ForwardReply::Applied { reply, index } => {
+                    return WriteOutcome::Applied { reply, index }
+                }
                 ForwardReply::Unknown(e) => return WriteOutcome::Unknown(e),
                 ForwardReply::NotLeader { leader } => {
                     if Instant::now() >= deadline || self.stopped.load(Ordering::Acquire) {
@@ -526,7 +594,7 @@ impl RaftNode {
         let mut rx = self.raft.metrics();
         let until = tokio::time::Instant::from_std(deadline);
         loop {
-            if rx.borrow_watched().current_leader.is_some() {
+            if self.known_leader(&rx.borrow_watched().clone()).is_some() {
                 // A new leader may refuse writes until its first quorum
                 // acknowledgement; give it a moment.
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -534,6 +602,8 @@ impl RaftNode {
             }
             tokio::select! {
                 r = rx.changed() => if r.is_err() { return },
+                // Leader contact is not a metrics change: poll as well.
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                 _ = tokio::time::sleep_until(until) => return,
             }
         }
@@ -562,7 +632,7 @@ impl RaftNode {
                 Err(CallError::Timeout) => sent = true,
                 Err(CallError::Unreachable(_)) => {
                     // The leader may have died: let the caller re-resolve it.
-                    if self.metrics().current_leader.as_ref() != Some(leader) {
+                    if self.known_leader(&self.metrics()).as_ref() != Some(leader) {
                         return ForwardReply::NotLeader { leader: None };
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -580,13 +650,17 @@ impl RaftNode {
                 index: resp.log_id.index,
             },
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                ForwardReply::NotLeader { leader: f.leader_id }
+                ForwardReply::NotLeader {
+                    leader: f.leader_id,
+                }
             }
             // The entry was appended and then discarded by a new leader:
             // it may still commit through that leader. Retrying with the
             // same (client, seq) is safe (sessions), so route it there.
             Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(f)))) => {
-                ForwardReply::NotLeader { leader: f.leader_id }
+                ForwardReply::NotLeader {
+                    leader: f.leader_id,
+                }
             }
             Ok(Err(e)) => ForwardReply::Unknown(e.to_string()),
             Err(_) => ForwardReply::Unknown(format!(
@@ -609,7 +683,9 @@ impl RaftNode {
         }
         let peer = self.peer_for(leader)?;
         if let Ok(Reply::Status(st)) = peer.call(&Rpc::Status, Duration::from_secs(1)).await {
-            self.client_addrs.lock().insert(leader.clone(), st.client_addr.clone());
+            self.client_addrs
+                .lock()
+                .insert(leader.clone(), st.client_addr.clone());
             return Some(st.client_addr);
         }
         None
@@ -627,7 +703,7 @@ impl RaftNode {
         };
         let deadline = Instant::now() + self.election_timeout * 4 + Duration::from_secs(1);
         loop {
-            let leader = self.metrics().current_leader.clone();
+            let leader = self.known_leader(&self.metrics());
             let index = match leader {
                 None => Err(None),
                 Some(l) if l == self.id => self.read_index(policy.clone()).await,
@@ -651,7 +727,9 @@ impl RaftNode {
                         .applied_index_at_least(Some(index), "read barrier")
                         .await
                         .map(|_| ())
-                        .map_err(|e| ReadError::Unknown(format!("not caught up with the leader: {e}")));
+                        .map_err(|e| {
+                            ReadError::Unknown(format!("not caught up with the leader: {e}"))
+                        });
                 }
                 Err(hint) => {
                     if Instant::now() >= deadline {
@@ -688,7 +766,11 @@ impl RaftNode {
         if applied.is_none() {
             return Ok(());
         }
-        self.raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| e.to_string())?;
         self.raft
             .wait(Some(Duration::from_secs(300)))
             .metrics(|m| m.snapshot.map(|l| l.index) >= applied, "snapshot")
@@ -719,7 +801,7 @@ impl RaftNode {
 
     /// Runs a membership change on the leader (forwarding it if needed).
     pub async fn admin(&self, op: AdminOp) -> Result<String, String> {
-        let leader = self.metrics().current_leader.clone();
+        let leader = self.known_leader(&self.metrics());
         match leader {
             None => Err("CLUSTERDOWN No raft leader".into()),
             Some(l) if l == self.id => self.admin_local(op).await,
@@ -736,17 +818,26 @@ impl RaftNode {
 
     async fn admin_local(&self, op: AdminOp) -> Result<String, String> {
         let fmt_err = |e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>| match e {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => "TRYAGAIN leadership changed; retry".to_string(),
+            RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => {
+                "TRYAGAIN leadership changed; retry".to_string()
+            }
             e => format!("ERR {e}"),
         };
         match op {
             AdminOp::AddNode { id, addr } => {
                 let m = self.metrics();
-                if m.membership_config.membership().voter_ids().any(|v| v == id) {
+                if m.membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == id)
+                {
                     return Ok(format!("{id} is already a voter"));
                 }
                 tracing::info!(target: "helios::raft", "Adding learner [node {id} addr {}]", addr.raft_addr);
-                self.raft.add_learner(id.clone(), addr, false).await.map_err(fmt_err)?;
+                self.raft
+                    .add_learner(id.clone(), addr, false)
+                    .await
+                    .map_err(fmt_err)?;
                 // Promote only once the learner has caught up (openraft's
                 // blocking add counts "within 5000 entries" as caught up).
                 let caught_up = self.wait_caught_up(&id, Duration::from_secs(60)).await;
@@ -754,7 +845,10 @@ impl RaftNode {
                     return Err(format!("TRYAGAIN {id} was added as a learner but has not caught up yet; run RAFT.NODE ADD again to promote it"));
                 }
                 self.raft
-                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id.clone()])), false)
+                    .change_membership(
+                        ChangeMembers::AddVoterIds(BTreeSet::from([id.clone()])),
+                        false,
+                    )
                     .await
                     .map_err(fmt_err)?;
                 tracing::info!(target: "helios::raft", "Node promoted to voter [node {id}]");
@@ -772,12 +866,18 @@ impl RaftNode {
                         return Err("ERR cannot remove the last voter".into());
                     }
                     self.raft
-                        .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id.clone()])), false)
+                        .change_membership(
+                            ChangeMembers::RemoveVoters(BTreeSet::from([id.clone()])),
+                            false,
+                        )
                         .await
                         .map_err(fmt_err)?;
                 } else {
                     self.raft
-                        .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id.clone()])), false)
+                        .change_membership(
+                            ChangeMembers::RemoveNodes(BTreeSet::from([id.clone()])),
+                            false,
+                        )
                         .await
                         .map_err(fmt_err)?;
                 }
@@ -834,7 +934,12 @@ impl RaftNode {
                     .into_iter()
                     .flatten()
                     .filter(|(id, _)| **id != self.id)
-                    .filter(|(id, _)| m.membership_config.membership().voter_ids().any(|v| v == **id))
+                    .filter(|(id, _)| {
+                        m.membership_config
+                            .membership()
+                            .voter_ids()
+                            .any(|v| v == **id)
+                    })
                     .max_by_key(|(_, l)| l.map(|l| l.index).unwrap_or(0))
                     .map(|(id, _)| id.clone());
                 best.ok_or("ERR no other voter to transfer leadership to")?
@@ -849,11 +954,16 @@ impl RaftNode {
         let r = self
             .raft
             .wait(Some(self.election_timeout * 4))
-            .metrics(|m| m.current_leader.as_ref() == Some(&target), "leader transfer")
+            .metrics(
+                |m| m.current_leader.as_ref() == Some(&target),
+                "leader transfer",
+            )
             .await;
         match r {
             Ok(_) => Ok(target),
-            Err(_) => Err(format!("TRYAGAIN leadership did not move to {target} in time")),
+            Err(_) => Err(format!(
+                "TRYAGAIN leadership did not move to {target} in time"
+            )),
         }
     }
 
@@ -861,13 +971,27 @@ impl RaftNode {
     /// see a short pause rather than an election timeout. Called on SIGTERM
     /// before connections close, and again (a no-op by then) on shutdown.
     pub async fn step_down(&self) {
-        if !self.is_leader() || self.metrics().membership_config.membership().voter_ids().count() < 2 {
+        if !self.is_leader()
+            || self
+                .metrics()
+                .membership_config
+                .membership()
+                .voter_ids()
+                .count()
+                < 2
+        {
             return;
         }
         match tokio::time::timeout(self.election_timeout * 4, self.transfer_leader(None)).await {
-            Ok(Ok(to)) => tracing::info!(target: "helios::raft", "Leadership transferred before shutdown [to {to}]"),
-            Ok(Err(e)) => tracing::warn!(target: "helios::raft", "Leadership transfer before shutdown failed: {e}"),
-            Err(_) => tracing::warn!(target: "helios::raft", "Leadership transfer before shutdown timed out"),
+            Ok(Ok(to)) => {
+                tracing::info!(target: "helios::raft", "Leadership transferred before shutdown [to {to}]")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "helios::raft", "Leadership transfer before shutdown failed: {e}")
+            }
+            Err(_) => {
+                tracing::warn!(target: "helios::raft", "Leadership transfer before shutdown timed out")
+            }
         }
     }
 
@@ -896,8 +1020,8 @@ impl RaftNode {
             ServerState::Learner => "Learner",
             ServerState::Shutdown => "Shutdown",
         };
-        let leader_addr = m
-            .current_leader
+        let leader = self.known_leader(&m);
+        let leader_addr = leader
             .as_ref()
             .and_then(|l| self.node_addr(&m, l))
             .unwrap_or_default();
@@ -928,7 +1052,7 @@ impl RaftNode {
         RaftStatus {
             id: self.id.clone(),
             state,
-            leader: m.current_leader.clone(),
+            leader,
             leader_addr: leader_addr.raft_addr,
             leader_client_addr: leader_addr.client_addr,
             term: m.current_term,
@@ -938,7 +1062,9 @@ impl RaftNode {
             snapshot_index: m.snapshot.map(|l| l.index).unwrap_or(0),
             purged_index: m.purged.map(|l| l.index).unwrap_or(0),
             millis_since_quorum_ack: if m.state == ServerState::Leader {
-                m.last_quorum_acked.as_ref().map(|t| openraft::Instant::elapsed(&**t).as_millis() as u64)
+                m.last_quorum_acked
+                    .as_ref()
+                    .map(|t| openraft::Instant::elapsed(&**t).as_millis() as u64)
             } else {
                 None
             },
@@ -962,8 +1088,39 @@ impl RaftNode {
             .unwrap_or(0)
     }
 
+    /// Followers holding `index`, as the leader sees it (asked over the
+    /// transport when this node is a follower).
+    async fn replicas_anywhere(&self, index: u64) -> usize {
+        if self.is_leader() {
+            return self.replicas_with(index);
+        }
+        let Some(leader) = self.known_leader(&self.metrics()) else {
+            return 0;
+        };
+        let Some(peer) = self.peer_for(&leader) else {
+            return 0;
+        };
+        match peer
+            .call(&Rpc::Replicas(index), Duration::from_secs(1))
+            .await
+        {
+            Ok(Reply::Replicas(Some(n))) => n,
+            _ => 0,
+        }
+    }
+
     /// Waits until `n` followers have `index`, or the timeout.
     pub async fn wait_replicas(&self, index: u64, n: usize, timeout: Option<Duration>) -> usize {
+        if !self.is_leader() {
+            let deadline = timeout.map(|t| Instant::now() + t);
+            loop {
+                let have = self.replicas_anywhere(index).await;
+                if have >= n || deadline.is_some_and(|d| Instant::now() >= d) {
+                    return have;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         let mut rx = self.raft.metrics();
         let sleep = async {
             match timeout {
@@ -1052,7 +1209,9 @@ impl RaftNode {
                     }
                     let idx = l.map(|l| l.index).unwrap_or(0);
                     acked.push((id.clone(), idx));
-                    let entry = progress_logged.entry(id.clone()).or_insert((now - Duration::from_secs(60), 0));
+                    let entry = progress_logged
+                        .entry(id.clone())
+                        .or_insert((now - Duration::from_secs(60), 0));
                     if idx > entry.1 && now.duration_since(entry.0) >= Duration::from_secs(5) {
                         tracing::info!(target: "helios::raft", "Log replication successful [peer {id} matchIndex {idx}]");
                         *entry = (now, idx);
@@ -1082,7 +1241,9 @@ impl RaftNode {
             if !self.is_leader() {
                 continue;
             }
-            let Some(server) = self.server.upgrade() else { return };
+            let Some(server) = self.server.upgrade() else {
+                return;
+            };
             if !server.active_expire.load(Ordering::Relaxed) {
                 continue;
             }

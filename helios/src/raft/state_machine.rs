@@ -45,7 +45,9 @@ use openraft::{EntryPayload, OptionalSend};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::types::{LogId, Request, Response, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use super::types::{
+    LogId, Request, Response, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
+};
 use crate::atlas::Keyspace;
 use crate::cmd::{execute, Ctx, Store};
 use crate::persist::snapshot;
@@ -178,7 +180,9 @@ impl StateMachine {
                 return if req.seq == s.seq {
                     s.reply.clone()
                 } else {
-                    Bytes::from_static(b"-TRYAGAIN request superseded by a newer one from the same client\r\n")
+                    Bytes::from_static(
+                        b"-TRYAGAIN request superseded by a newer one from the same client\r\n",
+                    )
                 };
             }
         }
@@ -334,9 +338,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let mut applied = self.shared.applied.lock();
                 let reply = match &entry.payload {
                     EntryPayload::Blank => Bytes::new(),
-                    EntryPayload::Normal(req) => {
-                        self.apply_request(&server, &mut store, &mut applied, entry.log_id.index, req)
-                    }
+                    EntryPayload::Normal(req) => self.apply_request(
+                        &server,
+                        &mut store,
+                        &mut applied,
+                        entry.log_id.index,
+                        req,
+                    ),
                     EntryPayload::Membership(m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());
                         Bytes::new()
@@ -366,8 +374,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let (header, at) = Self::read_header(&path, &data)?;
         let databases = self.shared.store.lock().ks.dbs.len();
         let mut ks = Keyspace::new(databases);
-        let info = snapshot::load_bytes(&data[at..], &path, at as u64, &mut ks)
-            .map_err(io_other)?;
+        let info =
+            snapshot::load_bytes(&data[at..], &path, at as u64, &mut ks).map_err(io_other)?;
         drop(data);
         let current = self.current_path();
         if path != current {

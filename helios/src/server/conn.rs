@@ -325,7 +325,15 @@ async fn run_raft(
                     Ok(Some(args)) => args,
                     Ok(None) => break,
                     Err(e) => {
-                        propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
                         out.error(&format!("ERR {e}"));
                         close = true;
                         break;
@@ -344,7 +352,15 @@ async fn run_raft(
                         if !pending.cmds.is_empty()
                             && (pending.db != client.db || pending.resp3 != client.resp3)
                         {
-                            propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                            propose(
+                                node,
+                                &mut pending,
+                                client_id,
+                                &mut seq,
+                                &mut last_write,
+                                &mut out,
+                            )
+                            .await;
                         }
                         if pending.cmds.is_empty() {
                             pending.db = client.db;
@@ -352,15 +368,32 @@ async fn run_raft(
                         }
                         pending.cmds.push(args.to_vec());
                         if pending.cmds.len() >= MAX_WRITES_PER_ENTRY {
-                            propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                            propose(
+                                node,
+                                &mut pending,
+                                client_id,
+                                &mut seq,
+                                &mut last_write,
+                                &mut out,
+                            )
+                            .await;
                         }
                         continue;
                     }
                     Kind::Read => {
-                        propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
                         if barrier.is_none() {
                             barrier = Some(read_barrier(node, last_write).await);
-                        } else if last_write > node.sm.last_applied().map(|l| l.index).unwrap_or(0) {
+                        } else if last_write > node.sm.last_applied().map(|l| l.index).unwrap_or(0)
+                        {
                             barrier = Some(read_barrier(node, last_write).await);
                         }
                         if let Some(Err(e)) = &barrier {
@@ -369,7 +402,15 @@ async fn run_raft(
                         }
                     }
                     Kind::Local => {
-                        propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
                     }
                 }
                 let mut store = server.store.lock();
@@ -396,7 +437,15 @@ async fn run_raft(
                     break;
                 }
             }
-            propose(node, &mut pending, client_id, &mut seq, &mut last_write, &mut out).await;
+            propose(
+                node,
+                &mut pending,
+                client_id,
+                &mut seq,
+                &mut last_write,
+                &mut out,
+            )
+            .await;
         }
         if executed > 0 {
             server
@@ -406,7 +455,17 @@ async fn run_raft(
             client.publish();
         }
         flush_out(server, &mut socket, &mut out).await?;
-        if !run_action(server, Some(node), last_write, action, &mut socket, &mut out, &handle).await? {
+        if !run_action(
+            server,
+            Some(node),
+            last_write,
+            action,
+            &mut socket,
+            &mut out,
+            &handle,
+        )
+        .await?
+        {
             return Ok(());
         }
         if close || handle.killed.load(Ordering::Acquire) {

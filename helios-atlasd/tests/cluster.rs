@@ -1,0 +1,436 @@
+//! Raft clusters of real processes: the seed scenario, failures (kill -9,
+//! SIGSTOP, SIGTERM, a wiped node), catch-up by snapshot, administration.
+//! Every acknowledged write must survive; no read may go back in time.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::cluster::Cluster;
+use common::run;
+
+fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(c).expect("GET")
+}
+
+fn info_field(info: &str, field: &str) -> String {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn seed_scenario_replicates_to_followers_with_one_agreed_leader() {
+    let c = Cluster::start(3, &[]);
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let mut lc = c.client(l);
+    assert_eq!(
+        run::<String>(&mut lc, &["SET", "mykey", "hello cluster"]),
+        "OK"
+    );
+    for f in (0..3).filter(|&i| i != l) {
+        let mut fc = c.client(f);
+        // Linearizable by default: a follower read sees the acknowledged write.
+        assert_eq!(get(&mut fc, "mykey").as_deref(), Some("hello cluster"));
+        let info: String = run(&mut fc, &["INFO"]);
+        assert_eq!(info_field(&info, "raft_enabled"), "true");
+        assert_eq!(info_field(&info, "raft_state"), "Follower");
+        assert_eq!(info_field(&info, "raft_leader"), c.nodes[l].id);
+        assert_eq!(info_field(&info, "role"), "slave");
+        assert_eq!(
+            info_field(&info, "master_port"),
+            c.nodes[l].port.to_string()
+        );
+    }
+    let info: String = run(&mut lc, &["INFO"]);
+    assert_eq!(info_field(&info, "raft_state"), "Leader");
+    assert_eq!(info_field(&info, "role"), "master");
+    assert_eq!(info_field(&info, "raft_peers"), "2");
+    let commit: u64 = info_field(&info, "raft_commit_index").parse().unwrap();
+    assert!(commit >= 2, "commit index {commit}");
+    assert!(info.contains("raft_peer0:id=node-"), "{info}");
+
+    // A write sent to a follower is forwarded; its reply is the leader's.
+    let f = c.follower_of(l);
+    let mut fc = c.client(f);
+    assert_eq!(run::<i64>(&mut fc, &["INCR", "counter"]), 1);
+    assert_eq!(run::<i64>(&mut fc, &["INCRBY", "counter", "41"]), 42);
+    assert_eq!(get(&mut lc, "counter").as_deref(), Some("42"));
+    // Relative expiry is fixed by the leader's clock: the same on every node.
+    assert_eq!(
+        run::<String>(&mut fc, &["SET", "ttl", "v", "EX", "1000"]),
+        "OK"
+    );
+    // WAIT counts the followers holding this client's last write.
+    assert_eq!(run::<i64>(&mut fc, &["WAIT", "2", "5000"]), 2);
+    c.wait_converged(Duration::from_secs(10));
+    for i in 0..3 {
+        let mut ci = c.client(i);
+        let ttl: i64 = run(&mut ci, &["PTTL", "ttl"]);
+        assert!((990_000..=1_000_000).contains(&ttl), "node {i}: pttl {ttl}");
+    }
+    // The real redis-cli works against a follower.
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &c.nodes[f].port.to_string(), "GET", "mykey"])
+        .output()
+        .expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello cluster");
+}
+
+/// Writes `SET k<i> <i>` through whichever node answers, recording the
+/// acknowledged ones, until `stop` is set.
+fn writer(ports: Vec<u16>, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<(u64, Instant)>>>) {
+    let mut i = 0u64;
+    let mut which = 0usize;
+    let mut con: Option<redis::Connection> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if con.is_none() {
+            let port = ports[which % ports.len()];
+            which += 1;
+            con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .ok()
+                .and_then(|c| {
+                    c.get_connection_with_timeout(Duration::from_millis(500))
+                        .ok()
+                });
+            if let Some(c) = &con {
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        }
+        i += 1;
+        let r: redis::RedisResult<String> = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i.to_string())
+            .query(con.as_mut().unwrap());
+        match r {
+            Ok(_) => acked.lock().unwrap().push((i, Instant::now())),
+            Err(e) => {
+                if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+                    con = None;
+                } else {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+fn assert_has_all(c: &Cluster, node: usize, acked: &[u64]) {
+    let mut con = c.client(node);
+    for chunk in acked.chunks(500) {
+        let keys: Vec<String> = chunk.iter().map(|i| format!("k{i}")).collect();
+        let vals: Vec<Option<String>> =
+            redis::cmd("MGET").arg(&keys).query(&mut con).expect("MGET");
+        for (i, v) in chunk.iter().zip(vals) {
+            assert_eq!(
+                v.as_deref(),
+                Some(i.to_string().as_str()),
+                "{} lost acknowledged write k{i}",
+                c.nodes[node].id
+            );
+        }
+    }
+}
+
+#[test]
+fn kill9_leader_under_writes_loses_no_acknowledged_write() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            "-raft-election-timeout=300ms",
+            "-raft-heartbeat-timeout=60ms",
+        ],
+    );
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let ports: Vec<u16> = c.nodes.iter().map(|n| n.port).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let w = {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        std::thread::spawn(move || writer(ports, stop, acked))
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed_at = Instant::now();
+    c.kill9(l);
+    let new_leader = c.wait_for_leader(Duration::from_secs(30));
+    assert_ne!(new_leader, l);
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    let after = acked.iter().filter(|(_, t)| *t > killed_at).count();
+    assert!(acked.len() > 20, "too few writes: {}", acked.len());
+    assert!(after > 0, "no write succeeded after the leader was killed");
+    let ids: Vec<u64> = acked.iter().map(|(i, _)| *i).collect();
+    c.wait_converged(Duration::from_secs(20));
+    for i in (0..3).filter(|&i| i != l) {
+        assert_has_all(&c, i, &ids);
+    }
+    // The old leader comes back with its log and catches up.
+    c.spawn(l);
+    c.wait_for_leader(Duration::from_secs(30));
+    c.wait_converged(Duration::from_secs(30));
+    assert_has_all(&c, l, &ids);
+}
+
+#[test]
+fn paused_leader_steps_down_and_serves_no_stale_read() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            "-raft-election-timeout=300ms",
+            "-raft-heartbeat-timeout=60ms",
+        ],
+    );
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let mut lc = c.client(l);
+    assert_eq!(run::<String>(&mut lc, &["SET", "x", "old"]), "OK");
+    c.stop(l);
+    let others: Vec<usize> = (0..3).filter(|&i| i != l).collect();
+    // The other two elect a leader among themselves.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new_leader = loop {
+        let found = others.iter().copied().find(|&i| {
+            c.raft_info(i)
+                .is_some_and(|m| m.get("raft_state").map(String::as_str) == Some("Leader"))
+        });
+        if let Some(n) = found {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new leader while {} was paused",
+            c.nodes[l].id
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut nc = c.client(new_leader);
+    assert_eq!(run::<String>(&mut nc, &["SET", "x", "new"]), "OK");
+    std::thread::sleep(Duration::from_millis(3000));
+    c.cont(l);
+    // The old leader may refuse the read while it finds out, but it must
+    // never answer with the overwritten value.
+    let r: redis::RedisResult<Option<String>> = redis::cmd("GET").arg("x").query(&mut lc);
+    match r {
+        Ok(v) => assert_eq!(v.as_deref(), Some("new"), "stale read from the old leader"),
+        Err(e) => {
+            let code = e.code().unwrap_or("");
+            assert!(
+                code == "TRYAGAIN" || code == "CLUSTERDOWN",
+                "unexpected error {e}"
+            );
+        }
+    }
+    let leader = c.wait_for_leader(Duration::from_secs(30));
+    assert_ne!(leader, l, "the paused leader kept leadership");
+    assert_eq!(get(&mut c.client(l), "x").as_deref(), Some("new"));
+}
+
+#[test]
+fn lagging_follower_catches_up_by_snapshot_and_restarts_from_it() {
+    let mut c = Cluster::start(3, &["-raft-snapshot-threshold=100"]);
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let f = c.follower_of(l);
+    c.kill9(f);
+    let mut lc = c.client(l);
+    // One entry per command (a pipeline would be one entry).
+    for batch in 0..10 {
+        for i in 0..30 {
+            let _: String = run(
+                &mut lc,
+                &["SET", &format!("key:{batch}:{i}"), &format!("{batch}-{i}")],
+            );
+        }
+        let _: i64 = run(&mut lc, &["INCR", "batches"]);
+    }
+    let info: String = run(&mut lc, &["INFO", "raft"]);
+    let snap: u64 = info_field(&info, "raft_snapshot_index").parse().unwrap();
+    assert!(
+        snap >= 100,
+        "leader has not snapshotted: {info}\n{}",
+        c.nodes[l].log()
+    );
+    c.spawn(f);
+    c.wait_for_leader(Duration::from_secs(30));
+    c.wait_converged(Duration::from_secs(30));
+    assert!(
+        c.nodes[f].log().contains("Snapshot installed"),
+        "follower did not install a snapshot:\n{}",
+        c.nodes[f].log()
+    );
+    let mut fc = c.client(f);
+    assert_eq!(run::<i64>(&mut fc, &["DBSIZE"]), 301);
+    assert_eq!(get(&mut fc, "key:7:22").as_deref(), Some("7-22"));
+    assert_eq!(get(&mut fc, "batches").as_deref(), Some("10"));
+
+    // A restart restores the snapshot and replays the log after it.
+    c.kill9(l);
+    c.spawn(l);
+    c.wait_for_leader(Duration::from_secs(30));
+    c.wait_converged(Duration::from_secs(30));
+    let mut lc = c.client(l);
+    assert_eq!(run::<i64>(&mut lc, &["DBSIZE"]), 301);
+    assert_eq!(get(&mut lc, "batches").as_deref(), Some("10"));
+}
+
+#[test]
+fn wiped_follower_is_refused_instead_of_silently_rejoining() {
+    let mut c = Cluster::start(3, &[]);
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let mut lc = c.client(l);
+    for i in 0..20 {
+        let _: String = run(&mut lc, &["SET", &format!("w{i}"), "v"]);
+    }
+    c.wait_converged(Duration::from_secs(10));
+    let f = c.follower_of(l);
+    c.kill9(f);
+    std::fs::remove_dir_all(&c.nodes[f].dir).unwrap();
+    c.spawn(f);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.nodes[f].log().contains("Refusing to rejoin") {
+        assert!(
+            Instant::now() < deadline,
+            "wiped node did not refuse:\n{}",
+            c.nodes[f].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The cluster carries on with the other two; the leader is alive.
+    assert_eq!(run::<String>(&mut lc, &["SET", "after", "wipe"]), "OK");
+    assert!(c.nodes[l]
+        .child
+        .as_mut()
+        .unwrap()
+        .try_wait()
+        .unwrap()
+        .is_none());
+    let mut fc = c.client(f);
+    let r: redis::RedisResult<String> = redis::cmd("SET").arg("x").arg("y").query(&mut fc);
+    assert!(r.is_err(), "a refused node accepted a write");
+}
+
+#[test]
+fn redirect_mode_answers_moved_and_no_quorum_answers_clusterdown() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            "-raft-follower-writes=redirect",
+            "-raft-election-timeout=300ms",
+            "-raft-heartbeat-timeout=60ms",
+        ],
+    );
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let f = c.follower_of(l);
+    let mut fc = c.client(f);
+    let err = redis::cmd("SET")
+        .arg("a")
+        .arg("b")
+        .query::<String>(&mut fc)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MOVED"), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("127.0.0.1:{}", c.nodes[l].port)),
+        "{err}"
+    );
+    // Reads are served on followers.
+    assert_eq!(get(&mut fc, "a"), None);
+    // Two of three down: no leader, writes refused with CLUSTERDOWN.
+    let other = (0..3).find(|&i| i != l && i != f).unwrap();
+    c.kill9(l);
+    c.kill9(other);
+    // Until the follower notices, it still redirects to the dead leader.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.raft_info(f).is_some_and(|m| !m["raft_leader"].is_empty()) {
+        assert!(Instant::now() < deadline, "follower still sees a leader");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = redis::cmd("SET")
+        .arg("a")
+        .arg("b")
+        .query::<String>(&mut fc)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("CLUSTERDOWN"), "{err}");
+    assert!(err.to_string().contains("No raft leader"), "{err}");
+}
+
+#[test]
+fn admin_transfer_add_remove_and_graceful_sigterm() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            "-raft-election-timeout=300ms",
+            "-raft-heartbeat-timeout=60ms",
+        ],
+    );
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let target = c.follower_of(l);
+    let mut lc = c.client(l);
+    let _: String = run(&mut lc, &["SET", "before", "transfer"]);
+    let r: String = run(&mut lc, &["RAFT.TRANSFER_LEADER", &c.nodes[target].id]);
+    assert_eq!(r, c.nodes[target].id);
+    assert_eq!(c.wait_for_leader(Duration::from_secs(10)), target);
+
+    // A fourth node without peers joins through RAFT.NODE ADD.
+    let n4 = c.add_unstarted("node-4");
+    c.spawn_without_peers(n4);
+    let mut tc = c.client(target);
+    let addr = format!("127.0.0.1:{}", c.nodes[n4].raft_port);
+    let r: String = run(&mut tc, &["RAFT.NODE", "ADD", "node-4", &addr]);
+    assert_eq!(r, "OK");
+    let info: String = run(&mut tc, &["RAFT.INFO"]);
+    assert!(
+        info_field(&info, "raft_voters").contains("node-4"),
+        "{info}"
+    );
+    c.wait_converged(Duration::from_secs(20));
+    assert_eq!(
+        get(&mut c.client(n4), "before").as_deref(),
+        Some("transfer")
+    );
+    // ... and leaves through RAFT.NODE REMOVE (sent to a follower: forwarded).
+    let r: String = run(&mut c.client(l), &["RAFT.NODE", "REMOVE", "node-4"]);
+    assert_eq!(r, "OK");
+    let info: String = run(&mut tc, &["RAFT.INFO"]);
+    assert!(
+        !info_field(&info, "raft_voters").contains("node-4"),
+        "{info}"
+    );
+    c.kill9(n4);
+
+    // SIGTERM on the leader hands leadership over before it exits.
+    let status = c.terminate(target);
+    assert!(status.success(), "{status}");
+    assert!(
+        c.nodes[target]
+            .log()
+            .contains("Leadership transferred before shutdown"),
+        "{}",
+        c.nodes[target].log()
+    );
+    let new_leader = c.wait_for_leader(Duration::from_secs(10));
+    assert_ne!(new_leader, target);
+    assert_eq!(
+        get(&mut c.client(new_leader), "before").as_deref(),
+        Some("transfer")
+    );
+}
+
+#[test]
+fn raft_commands_on_a_standalone_node_say_raft_is_off() {
+    let n = common::Atlasd::start(&[]);
+    let mut con = n.client();
+    let err = redis::cmd("RAFT.INFO")
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("raft is not enabled"), "{err}");
+    let info: String = run(&mut con, &["INFO", "raft"]);
+    assert!(info.contains("raft_enabled:false"));
+}
