@@ -19,28 +19,33 @@ use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
 
+use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
-use openraft::{OptionalSend, RaftLogReader};
+use openraft::type_config::alias::{LogIdOf, VoteOf};
+use openraft::{OptionalSend, RaftLogReader, RaftTypeConfig};
 use parking_lot::{Mutex, RwLock};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use super::types::{Entry, LogId, TypeConfig, Vote};
 use super::wal::{FsyncPolicy, Wal, WalError};
 
-#[derive(Debug, Default)]
-struct Log {
+struct Log<C: RaftTypeConfig> {
     /// Entries after the purge point, contiguous.
-    entries: VecDeque<Entry>,
-    vote: Option<Vote>,
-    committed: Option<LogId>,
-    purged: Option<LogId>,
+    entries: VecDeque<C::Entry>,
+    vote: Option<VoteOf<C>>,
+    committed: Option<LogIdOf<C>>,
+    purged: Option<LogIdOf<C>>,
 }
 
-impl Log {
+impl<C: RaftTypeConfig> Log<C>
+where
+    C::Entry: Clone,
+{
     fn first_index(&self) -> Option<u64> {
-        self.entries.front().map(|e| e.log_id.index)
+        self.entries.front().map(|e| e.index())
     }
 
-    fn range(&self, range: impl RangeBounds<u64>) -> Vec<Entry> {
+    fn range(&self, range: impl RangeBounds<u64>) -> Vec<C::Entry> {
         let Some(first) = self.first_index() else {
             return Vec::new();
         };
@@ -64,21 +69,20 @@ impl Log {
 }
 
 /// The log store handed to openraft.
-pub struct LogStore {
-    log: Arc<RwLock<Log>>,
+pub struct LogStore<C: RaftTypeConfig> {
+    log: Arc<RwLock<Log<C>>>,
     wal: Arc<Mutex<Option<Wal>>>,
 }
 
-impl Debug for LogStore {
+impl<C: RaftTypeConfig> Debug for LogStore<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogStore").finish_non_exhaustive()
     }
 }
 
 /// A reader sharing the store's in-memory entries.
-#[derive(Clone)]
-pub struct LogReader {
-    log: Arc<RwLock<Log>>,
+pub struct LogReader<C: RaftTypeConfig> {
+    log: Arc<RwLock<Log<C>>>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, b: &[u8]) -> Result<T, std::io::Error> {
@@ -90,11 +94,17 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, std::io::Error> {
     postcard::to_stdvec(v).map_err(|e| std::io::Error::other(format!("raft log: encode: {e}")))
 }
 
-impl LogStore {
+impl<C> LogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned + Clone,
+    VoteOf<C>: Serialize + DeserializeOwned,
+    LogIdOf<C>: Serialize + DeserializeOwned,
+{
     /// Opens (or creates) the WAL under `dir` and loads it. A torn tail is
     /// dropped with a warning; corruption anywhere else is an error naming
     /// the file and offset.
-    pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<LogStore, WalError> {
+    pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<LogStore<C>, WalError> {
         let (wal, rec) = Wal::open(dir, policy, 64 * 1024 * 1024)?;
         if let Some(t) = &rec.torn_tail {
             tracing::warn!(
@@ -106,7 +116,12 @@ impl LogStore {
             offset: 0,
             reason: what,
         };
-        let mut log = Log::default();
+        let mut log = Log::<C> {
+            entries: VecDeque::new(),
+            vote: None,
+            committed: None,
+            purged: None,
+        };
         if let Some(v) = &rec.vote {
             log.vote = Some(decode("vote", v).map_err(|e| corrupt(e.to_string()))?);
         }
@@ -117,11 +132,11 @@ impl LogStore {
             log.purged = Some(decode("purged", p).map_err(|e| corrupt(e.to_string()))?);
         }
         for (index, bytes) in &rec.entries {
-            let e: Entry = decode("entry", bytes).map_err(|e| corrupt(e.to_string()))?;
-            if e.log_id.index != *index {
+            let e: C::Entry = decode("entry", bytes).map_err(|e| corrupt(e.to_string()))?;
+            if e.index() != *index {
                 return Err(corrupt(format!(
                     "entry stored at index {index} claims index {}",
-                    e.log_id.index
+                    e.index()
                 )));
             }
             log.entries.push_back(e);
@@ -167,81 +182,96 @@ impl LogCloser {
     }
 }
 
-impl RaftLogReader<TypeConfig> for LogReader {
+impl<C: RaftTypeConfig> RaftLogReader<C> for LogReader<C>
+where
+    C::Entry: Clone,
+{
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
-    ) -> Result<Vec<Entry>, std::io::Error> {
+    ) -> Result<Vec<C::Entry>, std::io::Error> {
         Ok(self.log.read().range(range))
     }
 
-    async fn read_vote(&mut self) -> Result<Option<Vote>, std::io::Error> {
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, std::io::Error> {
         Ok(self.log.read().vote.clone())
     }
 }
 
-impl RaftLogReader<TypeConfig> for LogStore {
+impl<C: RaftTypeConfig> RaftLogReader<C> for LogStore<C>
+where
+    C::Entry: Clone,
+{
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
-    ) -> Result<Vec<Entry>, std::io::Error> {
+    ) -> Result<Vec<C::Entry>, std::io::Error> {
         Ok(self.log.read().range(range))
     }
 
-    async fn read_vote(&mut self) -> Result<Option<Vote>, std::io::Error> {
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, std::io::Error> {
         Ok(self.log.read().vote.clone())
     }
 }
 
-impl RaftLogStorage<TypeConfig> for LogStore {
-    type LogReader = LogReader;
+impl<C> RaftLogStorage<C> for LogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned + Clone,
+    VoteOf<C>: Serialize + DeserializeOwned,
+    LogIdOf<C>: Serialize + DeserializeOwned,
+{
+    type LogReader = LogReader<C>;
 
-    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, std::io::Error> {
+    async fn get_log_state(&mut self) -> Result<LogState<C>, std::io::Error> {
         let log = self.log.read();
-        let last = log.entries.back().map(|e| e.log_id).or(log.purged);
+        let last = log
+            .entries
+            .back()
+            .map(|e| e.log_id())
+            .or(log.purged.clone());
         Ok(LogState {
-            last_purged_log_id: log.purged,
+            last_purged_log_id: log.purged.clone(),
             last_log_id: last,
         })
     }
 
-    async fn get_log_reader(&mut self) -> LogReader {
+    async fn get_log_reader(&mut self) -> LogReader<C> {
         LogReader {
             log: self.log.clone(),
         }
     }
 
-    async fn save_vote(&mut self, vote: &Vote) -> Result<(), std::io::Error> {
+    async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), std::io::Error> {
         let bytes = encode(vote)?;
         self.with_wal(|w| w.save_vote(&bytes))?;
         self.log.write().vote = Some(vote.clone());
         Ok(())
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), std::io::Error> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogIdOf<C>>,
+    ) -> Result<(), std::io::Error> {
         let bytes = encode(&committed)?;
         self.with_wal(|w| w.save_committed(&bytes))?;
         self.log.write().committed = committed;
         Ok(())
     }
 
-    async fn read_committed(&mut self) -> Result<Option<LogId>, std::io::Error> {
-        Ok(self.log.read().committed)
+    async fn read_committed(&mut self) -> Result<Option<LogIdOf<C>>, std::io::Error> {
+        Ok(self.log.read().committed.clone())
     }
 
-    async fn append<I>(
-        &mut self,
-        entries: I,
-        callback: IOFlushed<TypeConfig>,
-    ) -> Result<(), std::io::Error>
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> Result<(), std::io::Error>
     where
-        I: IntoIterator<Item = Entry> + OptionalSend,
+        I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let entries: Vec<Entry> = entries.into_iter().collect();
+        let entries: Vec<C::Entry> = entries.into_iter().collect();
         let mut encoded = Vec::with_capacity(entries.len());
         for e in &entries {
-            encoded.push((e.log_id.index, encode(e)?));
+            encoded.push((e.index(), encode(e)?));
         }
         let refs: Vec<(u64, &[u8])> = encoded.iter().map(|(i, b)| (*i, b.as_slice())).collect();
         {
@@ -250,10 +280,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 // openraft truncates before it appends over a conflict, so
                 // an append always continues the log.
                 if let Some(last) = log.entries.back() {
-                    if e.log_id.index != last.log_id.index + 1 {
+                    if e.index() != last.index() + 1 {
                         return Err(std::io::Error::other(format!(
                             "raft log: append of index {} after {} would leave a hole",
-                            e.log_id.index, last.log_id.index
+                            e.index(),
+                            last.index()
                         )));
                     }
                 }
@@ -263,33 +294,33 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.with_wal(|w| w.append(&refs, Box::new(move |r| callback.io_completed(r))))
     }
 
-    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), std::io::Error> {
+    async fn truncate_after(
+        &mut self,
+        last_log_id: Option<LogIdOf<C>>,
+    ) -> Result<(), std::io::Error> {
+        let keep_to = last_log_id.as_ref().map(|l| l.index);
         {
             let mut log = self.log.write();
-            let keep_to = last_log_id.map(|l| l.index);
             while let Some(e) = log.entries.back() {
-                if keep_to.is_some_and(|k| e.log_id.index <= k) {
+                if keep_to.is_some_and(|k| e.index() <= k) {
                     break;
                 }
                 log.entries.pop_back();
             }
         }
-        self.with_wal(|w| w.truncate_after(last_log_id.map(|l| l.index)))
+        self.with_wal(|w| w.truncate_after(keep_to))
     }
 
-    async fn purge(&mut self, log_id: LogId) -> Result<(), std::io::Error> {
+    async fn purge(&mut self, log_id: LogIdOf<C>) -> Result<(), std::io::Error> {
         let bytes = encode(&log_id)?;
+        let upto = log_id.index;
         {
             let mut log = self.log.write();
-            while log
-                .entries
-                .front()
-                .is_some_and(|e| e.log_id.index <= log_id.index)
-            {
+            while log.entries.front().is_some_and(|e| e.index() <= upto) {
                 log.entries.pop_front();
             }
             log.purged = Some(log_id);
         }
-        self.with_wal(|w| w.purge(log_id.index, &bytes))
+        self.with_wal(|w| w.purge(upto, &bytes))
     }
 }

@@ -19,6 +19,9 @@ pub mod state_machine;
 pub mod types;
 pub mod wal;
 
+#[cfg(test)]
+mod conformance;
+
 pub use network::AdminOp;
 pub use node::{RaftNode, RaftStatus, ReadError, WriteOutcome};
 pub use types::{NodeAddr, Request};

@@ -384,14 +384,9 @@ fn spawn_conn(stream: TcpStream) -> Arc<Conn> {
     let reader = conn.clone();
     tokio::spawn(async move {
         let mut buf = Vec::new();
-        loop {
-            match read_frame::<Reply>(&mut rd, &mut buf).await {
-                Ok((id, reply)) => {
-                    if let Some(tx) = reader.pending.lock().remove(&id) {
-                        let _ = tx.send(reply);
-                    }
-                }
-                Err(_) => break,
+        while let Ok((id, reply)) = read_frame::<Reply>(&mut rd, &mut buf).await {
+            if let Some(tx) = reader.pending.lock().remove(&id) {
+                let _ = tx.send(reply);
             }
         }
         reader.fail_all();
@@ -589,7 +584,7 @@ async fn send_snapshot(
     })?;
     // The file's own header is authoritative: a newer snapshot may have
     // replaced the file since openraft read its meta.
-    let meta = super::state_machine::StateMachine::file_meta(&path, &data)
+    let meta = super::state_machine::StateMachine::<C>::file_meta(&path, &data)
         .map_err(|e| StreamingError::Unreachable(Unreachable::from_string(e)))?;
     let transfer = rand::random::<u64>();
     let data = Bytes::from(data);

@@ -90,7 +90,7 @@ pub struct PeerProgress {
 pub struct RaftNode {
     pub id: NodeId,
     pub raft: Raft,
-    pub sm: StateMachine,
+    pub sm: StateMachine<TypeConfig>,
     pub pool: PeerPool,
     /// This node as the membership records it.
     pub me: NodeAddr,

@@ -40,14 +40,14 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
-use openraft::{EntryPayload, OptionalSend};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::OptionalSend;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::types::{
-    LogId, Request, Response, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
-};
+use super::types::{HeliosConfig, PayloadRef, Request, Response};
 use crate::atlas::Keyspace;
 use crate::cmd::{execute, Ctx, Store};
 use crate::persist::snapshot;
@@ -73,8 +73,9 @@ pub struct Session {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct SnapshotHeader {
-    meta: SnapshotMeta,
+#[serde(bound = "")]
+struct SnapshotHeader<C: HeliosConfig> {
+    meta: SnapshotMetaOf<C>,
     sessions: Vec<Session>,
 }
 
@@ -85,43 +86,55 @@ pub struct SnapshotFile {
 }
 
 /// State machine bookkeeping outside the keyspace.
-#[derive(Debug, Default)]
-struct Applied {
-    last_applied: Option<LogId>,
-    membership: StoredMembership,
+#[derive(Debug)]
+struct Applied<C: HeliosConfig> {
+    last_applied: Option<LogIdOf<C>>,
+    membership: StoredMembershipOf<C>,
     sessions: HashMap<u64, Session>,
 }
 
 /// Shared between the openraft state machine worker, snapshot builders and
 /// the node (which reads `last_applied` for `INFO`).
 #[derive(Debug)]
-pub struct SmShared {
+pub struct SmShared<C: HeliosConfig> {
     server: OnceLock<Weak<Server>>,
     store: Arc<Mutex<Store>>,
     dir: PathBuf,
     /// Locked after the keyspace lock when both are held.
-    applied: Mutex<Applied>,
+    applied: Mutex<Applied<C>>,
     snapshot_seq: std::sync::atomic::AtomicU64,
 }
 
 /// The openraft state machine handle.
-#[derive(Debug, Clone)]
-pub struct StateMachine {
-    shared: Arc<SmShared>,
+#[derive(Debug)]
+pub struct StateMachine<C: HeliosConfig> {
+    shared: Arc<SmShared<C>>,
+}
+
+impl<C: HeliosConfig> Clone for StateMachine<C> {
+    fn clone(&self) -> Self {
+        StateMachine {
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 fn io_other(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-impl StateMachine {
-    pub fn new(store: Arc<Mutex<Store>>, dir: &Path) -> StateMachine {
+impl<C: HeliosConfig> StateMachine<C> {
+    pub fn new(store: Arc<Mutex<Store>>, dir: &Path) -> StateMachine<C> {
         StateMachine {
             shared: Arc::new(SmShared {
                 server: OnceLock::new(),
                 store,
                 dir: dir.to_path_buf(),
-                applied: Mutex::new(Applied::default()),
+                applied: Mutex::new(Applied {
+                    last_applied: None,
+                    membership: Default::default(),
+                    sessions: HashMap::new(),
+                }),
                 snapshot_seq: Default::default(),
             }),
         }
@@ -161,8 +174,8 @@ impl StateMachine {
         }
     }
 
-    pub fn last_applied(&self) -> Option<LogId> {
-        self.shared.applied.lock().last_applied
+    pub fn last_applied(&self) -> Option<LogIdOf<C>> {
+        self.shared.applied.lock().last_applied.clone()
     }
 
     /// Applies one client request under the keyspace lock.
@@ -170,7 +183,7 @@ impl StateMachine {
         &self,
         server: &Arc<Server>,
         store: &mut Store,
-        applied: &mut Applied,
+        applied: &mut Applied<C>,
         index: u64,
         req: &Request,
     ) -> Bytes {
@@ -240,7 +253,7 @@ impl StateMachine {
 
     /// Reads a snapshot file's header and returns it with the offset where
     /// the keyspace data starts.
-    fn read_header(path: &Path, data: &[u8]) -> std::io::Result<(SnapshotHeader, usize)> {
+    fn read_header(path: &Path, data: &[u8]) -> std::io::Result<(SnapshotHeader<C>, usize)> {
         let bad = |what: &str| {
             io_other(format!(
                 "raft snapshot {} is corrupt: {what}",
@@ -262,17 +275,17 @@ impl StateMachine {
         if crc32c::crc32c(meta) != crc {
             return Err(bad("header checksum mismatch"));
         }
-        let header: SnapshotHeader =
+        let header: SnapshotHeader<C> =
             postcard::from_bytes(meta).map_err(|e| bad(&format!("header: {e}")))?;
         Ok((header, PREFIX_LEN + len))
     }
 
     /// The openraft meta recorded in a snapshot file's header.
-    pub fn file_meta(path: &Path, data: &[u8]) -> std::io::Result<SnapshotMeta> {
+    pub fn file_meta(path: &Path, data: &[u8]) -> std::io::Result<SnapshotMetaOf<C>> {
         Ok(Self::read_header(path, data)?.0.meta)
     }
 
-    fn read_file_header(path: &Path) -> std::io::Result<SnapshotHeader> {
+    fn read_file_header(path: &Path) -> std::io::Result<SnapshotHeader<C>> {
         let mut f = std::fs::File::open(path)?;
         let mut prefix = [0u8; PREFIX_LEN];
         f.read_exact(&mut prefix)?;
@@ -284,10 +297,10 @@ impl StateMachine {
     }
 }
 
-fn write_snapshot_file(
+fn write_snapshot_file<C: HeliosConfig>(
     tmp: &Path,
     final_path: &Path,
-    header: &SnapshotHeader,
+    header: &SnapshotHeader<C>,
     view: &snapshot::View,
     created_ms: u64,
 ) -> std::io::Result<u64> {
@@ -310,47 +323,49 @@ fn write_snapshot_file(
     Ok(keys)
 }
 
-impl RaftStateMachine<TypeConfig> for StateMachine {
+impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
     type SnapshotData = SnapshotFile;
-    type SnapshotBuilder = StateMachine;
+    type SnapshotBuilder = StateMachine<C>;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), std::io::Error> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<C>>, StoredMembershipOf<C>), std::io::Error> {
         let a = self.shared.applied.lock();
-        Ok((a.last_applied, a.membership.clone()))
+        Ok((a.last_applied.clone(), a.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), std::io::Error>
     where
-        Strm: futures_util::Stream<Item = Result<EntryResponder<TypeConfig>, std::io::Error>>
+        Strm: futures_util::Stream<Item = Result<EntryResponder<C>, std::io::Error>>
             + Unpin
             + OptionalSend,
     {
-        let server = self
-            .shared
-            .server
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| io_other("state machine is not attached to a running server"))?;
         while let Some(item) = entries.next().await {
             let (entry, responder) = item?;
+            let log_id = entry.log_id();
             let reply = {
                 let mut store = self.shared.store.lock();
                 let mut applied = self.shared.applied.lock();
-                let reply = match &entry.payload {
-                    EntryPayload::Blank => Bytes::new(),
-                    EntryPayload::Normal(req) => self.apply_request(
-                        &server,
-                        &mut store,
-                        &mut applied,
-                        entry.log_id.index,
-                        req,
-                    ),
-                    EntryPayload::Membership(m) => {
-                        applied.membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                let reply = match C::payload(&entry) {
+                    PayloadRef::Blank => Bytes::new(),
+                    PayloadRef::Normal(req) => {
+                        let server = self
+                            .shared
+                            .server
+                            .get()
+                            .and_then(Weak::upgrade)
+                            .ok_or_else(|| {
+                                io_other("state machine is not attached to a running server")
+                            })?;
+                        self.apply_request(&server, &mut store, &mut applied, log_id.index, req)
+                    }
+                    PayloadRef::Membership(m) => {
+                        applied.membership =
+                            StoredMembershipOf::<C>::new(Some(log_id.clone()), m.clone());
                         Bytes::new()
                     }
                 };
-                applied.last_applied = Some(entry.log_id);
+                applied.last_applied = Some(log_id);
                 reply
             };
             if let Some(r) = responder {
@@ -366,7 +381,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta,
+        meta: &SnapshotMetaOf<C>,
         snapshot: SnapshotFile,
     ) -> Result<(), std::io::Error> {
         let path = snapshot.path;
@@ -385,7 +400,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let old = {
             let mut store = self.shared.store.lock();
             let mut applied = self.shared.applied.lock();
-            applied.last_applied = meta.last_log_id;
+            applied.last_applied = meta.last_log_id.clone();
             applied.membership = meta.last_membership.clone();
             applied.sessions = header.sessions.into_iter().map(|s| (s.client, s)).collect();
             std::mem::replace(&mut store.ks, ks)
@@ -395,30 +410,32 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         tracing::info!(
             target: "helios::raft",
             "Snapshot installed [lastIndex {} term {} keys {}]",
-            meta.last_log_id.map(|l| l.index).unwrap_or(0),
-            meta.last_log_id.map(|l| l.leader_id.term).unwrap_or(0),
+            meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0),
+            meta.last_log_id.as_ref().map(|l| l.leader_id.to_string()).unwrap_or_default(),
             info.keys
         );
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, std::io::Error> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<C, SnapshotFile>>, std::io::Error> {
         let path = self.current_path();
         if !path.exists() {
             return Ok(None);
         }
         let header = Self::read_file_header(&path)?;
-        Ok(Some(Snapshot {
+        Ok(Some(SnapshotOf::<C, SnapshotFile> {
             meta: header.meta,
             snapshot: SnapshotFile { path },
         }))
     }
 }
 
-impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+impl<C: HeliosConfig> RaftSnapshotBuilder<C> for StateMachine<C> {
     type SnapshotData = SnapshotFile;
 
-    async fn build_snapshot(&mut self) -> Result<Snapshot, std::io::Error> {
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<C, SnapshotFile>, std::io::Error> {
         let created = crate::cmd::unix_ms();
         // A consistent point: the keyspace view and the applied position
         // are read under the keyspace lock, which apply holds while it
@@ -430,9 +447,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             sessions.sort_by_key(|s| s.client);
             (
                 snapshot::capture(&store.ks),
-                SnapshotHeader {
-                    meta: SnapshotMeta {
-                        last_log_id: applied.last_applied,
+                SnapshotHeader::<C> {
+                    meta: SnapshotMetaOf::<C> {
+                        last_log_id: applied.last_applied.clone(),
                         last_membership: applied.membership.clone(),
                     },
                     sessions,
@@ -455,12 +472,12 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         tracing::info!(
             target: "helios::raft",
             "Snapshot built [lastIndex {} term {} keys {} took {}ms]",
-            meta.last_log_id.map(|l| l.index).unwrap_or(0),
-            meta.last_log_id.map(|l| l.leader_id.term).unwrap_or(0),
+            meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0),
+            meta.last_log_id.as_ref().map(|l| l.leader_id.to_string()).unwrap_or_default(),
             keys,
             t.elapsed().as_millis()
         );
-        Ok(Snapshot {
+        Ok(SnapshotOf::<C, SnapshotFile> {
             meta,
             snapshot: SnapshotFile {
                 path: self.current_path(),

@@ -30,7 +30,44 @@ pub type Vote = openraft::type_config::alias::VoteOf<C>;
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<C>;
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<C>;
 pub type Snapshot = openraft::type_config::alias::SnapshotOf<C, super::state_machine::SnapshotFile>;
-pub type Raft = openraft::Raft<C, super::state_machine::StateMachine>;
+pub type Raft = openraft::Raft<C, super::state_machine::StateMachine<C>>;
+
+/// One log entry's payload, seen through [`HeliosConfig`].
+pub enum PayloadRef<'a, C: openraft::RaftTypeConfig> {
+    Blank,
+    Normal(&'a Request),
+    Membership(&'a openraft::Membership<C::NodeId, C::Node>),
+}
+
+/// The type configurations the log store and state machine work with:
+/// [`TypeConfig`] in production, and one with numeric node ids for
+/// openraft's storage conformance suite (which builds ids from `u64`).
+pub trait HeliosConfig:
+    openraft::RaftTypeConfig<D = Request, R = Response, Node = NodeAddr>
+{
+    fn payload(entry: &Self::Entry) -> PayloadRef<'_, Self>;
+}
+
+/// Implements [`HeliosConfig`] for a type configuration that uses
+/// openraft's default entry type.
+#[macro_export]
+macro_rules! impl_helios_config {
+    ($t:ty) => {
+        impl $crate::raft::types::HeliosConfig for $t {
+            fn payload(entry: &Self::Entry) -> $crate::raft::types::PayloadRef<'_, Self> {
+                match &entry.payload {
+                    openraft::EntryPayload::Blank => $crate::raft::types::PayloadRef::Blank,
+                    openraft::EntryPayload::Normal(r) => $crate::raft::types::PayloadRef::Normal(r),
+                    openraft::EntryPayload::Membership(m) => {
+                        $crate::raft::types::PayloadRef::Membership(m)
+                    }
+                }
+            }
+        }
+    };
+}
+
+impl_helios_config!(TypeConfig);
 
 /// What the membership records about a node: where its Raft transport
 /// listens and, when known, where clients reach it (for `-MOVED`).

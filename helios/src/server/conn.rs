@@ -390,10 +390,11 @@ async fn run_raft(
                             &mut out,
                         )
                         .await;
-                        if barrier.is_none() {
-                            barrier = Some(read_barrier(node, last_write).await);
-                        } else if last_write > node.sm.last_applied().map(|l| l.index).unwrap_or(0)
-                        {
+                        // Once per batch, and again after this client's
+                        // own write if it is not applied here yet.
+                        let behind =
+                            last_write > node.sm.last_applied().map(|l| l.index).unwrap_or(0);
+                        if barrier.is_none() || behind {
                             barrier = Some(read_barrier(node, last_write).await);
                         }
                         if let Some(Err(e)) = &barrier {
