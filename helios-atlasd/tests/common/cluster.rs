@@ -13,6 +13,8 @@ use super::free_port;
 
 pub struct Node {
     pub id: String,
+    /// The IP its Raft transport binds (and sends from).
+    pub host: String,
     pub port: u16,
     pub raft_port: u16,
     pub dir: PathBuf,
@@ -51,11 +53,19 @@ impl Cluster {
     /// Starts `n` nodes with `extra` flags on each and waits for one agreed
     /// leader.
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
+        Cluster::start_on(&vec!["127.0.0.1"; n], extra)
+    }
+
+    /// Like [`Cluster::start`], with node `i`'s Raft transport on
+    /// `hosts[i]` (e.g. 127.0.0.11-13, to cut links by address).
+    pub fn start_on(hosts: &[&str], extra: &[&str]) -> Cluster {
+        let n = hosts.len();
         let tmp = tempfile::tempdir().expect("tempdir");
         let nodes = (1..=n)
             .map(|i| {
                 let dir = tmp.path().join(format!("node{i}"));
                 Node {
+                    host: hosts[i - 1].to_string(),
                     id: format!("node-{i}"),
                     port: free_port(),
                     raft_port: free_port(),
@@ -82,7 +92,7 @@ impl Cluster {
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
-            .map(|(_, n)| format!("{}:127.0.0.1:{}", n.id, n.raft_port))
+            .map(|(_, n)| format!("{}:{}:{}", n.id, n.host, n.raft_port))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -92,6 +102,7 @@ impl Cluster {
     pub fn add_unstarted(&mut self, id: &str) -> usize {
         let i = self.nodes.len();
         self.nodes.push(Node {
+            host: "127.0.0.1".to_string(),
             id: id.to_string(),
             port: free_port(),
             raft_port: free_port(),
@@ -134,7 +145,7 @@ impl Cluster {
             .arg(format!("-listen=127.0.0.1:{}", n.port))
             .arg("-raft=true")
             .arg(format!("-raft-node-id={}", n.id))
-            .arg(format!("-raft-addr=127.0.0.1:{}", n.raft_port))
+            .arg(format!("-raft-addr={}:{}", n.host, n.raft_port))
             .arg(format!("-raft-data-dir={}", n.dir.join("raft").display()))
             .args(&self.extra)
             .stdout(Stdio::null())
