@@ -497,7 +497,7 @@ fn partitioned_leader_commits_nothing_and_healing_converges() {
     if !in_network_namespace("partitioned_leader_commits_nothing_and_healing_converges") {
         return;
     }
-    let mut c = Cluster::start_on(
+    let c = Cluster::start_on(
         &["127.0.0.11", "127.0.0.12", "127.0.0.13"],
         &[
             "-raft-election-timeout=300ms",
