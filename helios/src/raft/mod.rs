@@ -21,6 +21,8 @@ pub mod wal;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod router_tests;
 
 pub use network::AdminOp;
 pub use node::{RaftNode, RaftStatus, ReadError, WriteOutcome};
