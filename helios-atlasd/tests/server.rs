@@ -472,12 +472,14 @@ fn bad_config_is_refused_with_one_line() {
         .args([
             "-raft=true",
             "-raft-node-id=node-1",
+            "-raft-peers=node-1:127.0.0.1:7000,node-2:127.0.0.1:7001",
             &format!("-data-dir={}", tmp.path().display()),
         ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not yet supported"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node-1") && err.contains("itself"), "{err}");
 }
 
 #[test]

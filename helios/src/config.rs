@@ -93,8 +93,6 @@ An empty value for -requirepass, -gateway-listen or -metrics-listen unsets it.
         Log line format. Default: text
   -raft BOOL                      env HELIOS_RAFT
         Replicate writes through Raft. Default: false
-        (Raft, the gateway and metrics are validated but not yet supported
-        by this build: a node configured with them refuses to start.)
   -raft-node-id ID                env HELIOS_RAFT_NODE_ID
         This node's id (letters, digits, '-', '_', '.'). Default: node-1
   -raft-addr HOST:PORT            env HELIOS_RAFT_ADDR
@@ -119,8 +117,10 @@ An empty value for -requirepass, -gateway-listen or -metrics-listen unsets it.
         How reads are served in raft mode. Default: linearizable
   -gateway-listen [HOST]:PORT     env HELIOS_GATEWAY_LISTEN
         HTTP status API address. Default: disabled
+        (accepted, but this build does not serve it yet: a warning is logged)
   -metrics-listen [HOST]:PORT     env HELIOS_METRICS_LISTEN
         Prometheus /metrics address. Default: disabled
+        (accepted, but this build does not serve it yet: a warning is logged)
   -h, -help, --help
         Print this help and exit.
   -version, --version

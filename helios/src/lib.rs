@@ -44,6 +44,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Unsupported(String),
+    /// The Raft log or state could not be opened or started (exit 1, like
+    /// damaged data files).
+    #[error("{0}")]
+    Raft(String),
 }
 
 /// Runs the daemon with `config` until it is shut down.

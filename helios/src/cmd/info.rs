@@ -102,7 +102,7 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                 let up = server.started.elapsed().as_secs();
                 let _ = write!(
                     s,
-                    "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nhelios_io_threads:{}\r\nhelios_version:{}\r\nhelios_mode:standalone\r\n",
+                    "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nhelios_io_threads:{}\r\nhelios_version:{}\r\nhelios_mode:{}\r\n",
                     crate::REDIS_VERSION,
                     std::env::consts::OS,
                     std::env::consts::ARCH,
@@ -117,6 +117,7 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
                     c.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
                     c.io_threads,
                     env!("CARGO_PKG_VERSION"),
+                    if server.raft.get().is_some() { "raft" } else { "standalone" },
                 );
             }
             "clients" => {
@@ -276,6 +277,11 @@ fn raft_section(s: &mut String, st: &crate::raft::RaftStatus) {
     }
     let _ = write!(
         s,
+        "raft_purged_index:{}\r\nraft_snapshots_installed:{}\r\n",
+        st.purged_index, st.snapshots_installed
+    );
+    let _ = write!(
+        s,
         "raft_voters:{}\r\nraft_learners:{}\r\nraft_peers:{}\r\n",
         st.voters.join(","),
         st.learners.join(","),
@@ -306,7 +312,14 @@ fn replication_section(s: &mut String, st: &crate::raft::RaftStatus, run_id: &st
             st.peers.iter().filter(|p| p.online).count()
         );
         for (i, p) in st.peers.iter().enumerate() {
-            let (ip, port) = p.addr.rsplit_once(':').unwrap_or((&p.addr, "0"));
+            // Redis reports where clients reach a replica; fall back to the
+            // Raft address when the client address is unknown.
+            let addr = if p.client_addr.is_empty() {
+                &p.addr
+            } else {
+                &p.client_addr
+            };
+            let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
             let _ = write!(
                 s,
                 "slave{i}:ip={ip},port={port},state={},offset={},lag={}\r\n",

@@ -93,7 +93,12 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             ctx.out.int(st.last_log_index as i64);
             ctx.out.array(st.peers.len());
             for p in &st.peers {
-                let (ip, port) = p.addr.rsplit_once(':').unwrap_or((&p.addr, "0"));
+                let addr = if p.client_addr.is_empty() {
+                    &p.addr
+                } else {
+                    &p.client_addr
+                };
+                let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
                 ctx.out.array(3);
                 ctx.out.bulk(ip.as_bytes());
                 ctx.out.bulk(port.as_bytes());

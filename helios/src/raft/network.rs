@@ -103,6 +103,7 @@ pub enum Rpc {
 pub enum AdminOp {
     AddNode { id: NodeId, addr: NodeAddr },
     RemoveNode { id: NodeId },
+    TransferLeader { to: Option<NodeId> },
 }
 
 /// What a node says about itself to a probe.
@@ -125,8 +126,12 @@ pub struct PeerStatus {
 pub enum ForwardReply {
     /// Applied: the replies and the entry's log index.
     Applied { reply: Bytes, index: u64 },
-    /// The receiver is not the leader; here is who is, if known.
+    /// The receiver is not the leader (nothing was proposed); here is who
+    /// is, if known.
     NotLeader { leader: Option<NodeId> },
+    /// The write may have been proposed and lost with a leader change: retry
+    /// the same request (sessions make that safe) with this leader.
+    Retry { leader: Option<NodeId> },
     /// The write may or may not have been committed.
     Unknown(String),
 }
@@ -185,9 +190,10 @@ async fn read_frame<T: serde::de::DeserializeOwned>(
 /// Why a call failed.
 #[derive(Debug)]
 pub enum CallError {
-    /// Not connected, or the connection broke: the request may or may not
-    /// have been delivered.
+    /// Could not connect: the request was not sent.
     Unreachable(String),
+    /// Sent, then the connection broke: it may or may not have arrived.
+    Lost(String),
     Timeout,
 }
 
@@ -195,6 +201,7 @@ impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallError::Unreachable(s) => write!(f, "unreachable: {s}"),
+            CallError::Lost(s) => write!(f, "connection lost: {s}"),
             CallError::Timeout => f.write_str("timed out"),
         }
     }
@@ -224,7 +231,7 @@ impl Conn {
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(CallError::Unreachable("connection lost".into())),
+            Ok(Err(_)) => Err(CallError::Lost("connection lost before the reply".into())),
             Err(_) => {
                 self.pending.lock().remove(&id);
                 Err(CallError::Timeout)
@@ -490,7 +497,7 @@ fn unreachable(e: impl std::fmt::Display) -> RPCError<C> {
 
 fn call_error(e: CallError) -> RPCError<C> {
     match e {
-        CallError::Unreachable(s) => unreachable(s),
+        CallError::Unreachable(s) | CallError::Lost(s) => unreachable(s),
         CallError::Timeout => RPCError::Network(NetworkError::from_string("rpc timed out")),
     }
 }
@@ -590,7 +597,9 @@ async fn send_snapshot(
     let data = Bytes::from(data);
     let mut offset = 0usize;
     let to_stream = |e: CallError| match e {
-        CallError::Unreachable(s) => StreamingError::Unreachable(Unreachable::from_string(s)),
+        CallError::Unreachable(s) | CallError::Lost(s) => {
+            StreamingError::Unreachable(Unreachable::from_string(s))
+        }
         CallError::Timeout => {
             StreamingError::Network(NetworkError::from_string("snapshot chunk timed out"))
         }

@@ -68,6 +68,7 @@ pub struct RaftStatus {
     pub last_log_index: u64,
     pub snapshot_index: u64,
     pub purged_index: u64,
+    pub snapshots_installed: u64,
     pub millis_since_quorum_ack: Option<u64>,
     pub voters: Vec<NodeId>,
     pub learners: Vec<NodeId>,
@@ -80,6 +81,8 @@ pub struct RaftStatus {
 pub struct PeerProgress {
     pub id: NodeId,
     pub addr: String,
+    /// Where clients reach it; empty when unknown.
+    pub client_addr: String,
     pub match_index: u64,
     pub lag: u64,
     pub online: bool,
@@ -169,7 +172,13 @@ impl RaftNode {
             );
         }
         let log_store =
-            LogStore::open(&rc.data_dir, policy).map_err(|e| Error::Unsupported(e.to_string()))?;
+            LogStore::open(&rc.data_dir, policy).map_err(|e| Error::Raft(e.to_string()))?;
+        if config.snapshot_interval_cmds > 0 || !config.snapshot_interval_time.is_zero() {
+            tracing::info!(
+                "raft mode: snapshots follow raft.snapshot_threshold ({} entries); atlas.snapshot_interval_cmds/_time apply to standalone mode only",
+                rc.snapshot_threshold
+            );
+        }
         let log = log_store.closer();
         let sm = StateMachine::new(server.store.clone(), &config.data_dir);
         sm.attach(server);
@@ -189,6 +198,9 @@ impl RaftNode {
             max_in_snapshot_log_to_keep: rc.snapshot_threshold.min(1000),
             replication_lag_threshold: rc.snapshot_threshold.saturating_mul(2).max(5000),
             enable_pre_vote: Some(true),
+            // A restarted node rejoins as a follower and learns the leader
+            // from the cluster instead of resuming leadership from its vote.
+            enable_leader_restore: Some(false),
             // Partial-partition liveness (openraft issue #2080): must be at
             // least leader lease + max election timeout.
             quorum_loss_probe_interval: Some(et * 4 + 100),
@@ -223,7 +235,7 @@ impl RaftNode {
             sm.clone(),
         )
         .await
-        .map_err(|e| Error::Unsupported(format!("cannot start raft: {e}")))?;
+        .map_err(|e| Error::Raft(format!("cannot start raft: {e}")))?;
 
         let listener = TcpListener::bind(&rc.bind_addr)
             .await
@@ -554,6 +566,9 @@ impl RaftNode {
     pub async fn write(self: &Arc<Self>, req: Request) -> WriteOutcome {
         let deadline = Instant::now() + self.election_timeout * 4 + Duration::from_secs(1);
         let mut target: Option<NodeId> = None;
+        // Whether some attempt may have reached a leader's log: then running
+        // out of time is "unknown" (-TRYAGAIN), never "no leader".
+        let mut maybe_applied = false;
         loop {
             let leader = match target.take() {
                 Some(l) => Some(l),
@@ -577,9 +592,27 @@ impl RaftNode {
                     return WriteOutcome::Applied { reply, index }
                 }
                 ForwardReply::Unknown(e) => return WriteOutcome::Unknown(e),
+                ForwardReply::Retry { leader } => {
+                    maybe_applied = true;
+                    if Instant::now() >= deadline || self.stopped.load(Ordering::Acquire) {
+                        return WriteOutcome::Unknown(
+                            "the leader changed while the write was in flight; it may or may not have been applied".into(),
+                        );
+                    }
+                    if leader.is_none() {
+                        self.wait_for_leader(deadline).await;
+                    }
+                    target = leader;
+                }
                 ForwardReply::NotLeader { leader } => {
                     if Instant::now() >= deadline || self.stopped.load(Ordering::Acquire) {
-                        return WriteOutcome::NoLeader;
+                        return if maybe_applied {
+                            WriteOutcome::Unknown(
+                                "no leader answered in time; the write may or may not have been applied".into(),
+                            )
+                        } else {
+                            WriteOutcome::NoLeader
+                        };
                     }
                     if leader.is_none() {
                         self.wait_for_leader(deadline).await;
@@ -630,6 +663,11 @@ impl RaftNode {
                 Ok(Reply::Forward(r)) => return r,
                 Ok(_) => return ForwardReply::Unknown("unexpected reply from the leader".into()),
                 Err(CallError::Timeout) => sent = true,
+                Err(CallError::Lost(_)) => {
+                    // Sent, then the connection broke: the leader may have
+                    // it. Retrying the same (client, seq) is safe.
+                    return ForwardReply::Retry { leader: None };
+                }
                 Err(CallError::Unreachable(_)) => {
                     // The leader may have died: let the caller re-resolve it.
                     if self.known_leader(&self.metrics()).as_ref() != Some(leader) {
@@ -642,7 +680,9 @@ impl RaftNode {
     }
 
     /// Proposes a write on this node, which believes it is the leader.
-    async fn write_local(&self, req: Request) -> ForwardReply {
+    async fn write_local(&self, mut req: Request) -> ForwardReply {
+        // The leader's clock is what every node applies the entry with.
+        req.now_ms = crate::cmd::unix_ms();
         let timeout = self.election_timeout * 4 + Duration::from_secs(1);
         match tokio::time::timeout(timeout, self.raft.client_write(req)).await {
             Ok(Ok(resp)) => ForwardReply::Applied {
@@ -658,7 +698,7 @@ impl RaftNode {
             // it may still commit through that leader. Retrying with the
             // same (client, seq) is safe (sessions), so route it there.
             Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(f)))) => {
-                ForwardReply::NotLeader {
+                ForwardReply::Retry {
                     leader: f.leader_id,
                 }
             }
@@ -854,6 +894,7 @@ impl RaftNode {
                 tracing::info!(target: "helios::raft", "Node promoted to voter [node {id}]");
                 Ok("OK".into())
             }
+            AdminOp::TransferLeader { to } => self.transfer_leader(to).await,
             AdminOp::RemoveNode { id } => {
                 let m = self.metrics();
                 let membership = m.membership_config.membership();
@@ -1039,9 +1080,19 @@ impl RaftNode {
                 let online = seen
                     .get(id)
                     .is_some_and(|t| t.elapsed() < self.election_timeout * 2);
+                let client_addr = if node.client_addr.is_empty() {
+                    self.client_addrs
+                        .lock()
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    node.client_addr.clone()
+                };
                 peers.push(PeerProgress {
                     id: id.clone(),
                     addr: node.raft_addr.clone(),
+                    client_addr,
                     match_index: matched,
                     lag: last.saturating_sub(matched),
                     online,
@@ -1061,6 +1112,7 @@ impl RaftNode {
             last_log_index: last,
             snapshot_index: m.snapshot.map(|l| l.index).unwrap_or(0),
             purged_index: m.purged.map(|l| l.index).unwrap_or(0),
+            snapshots_installed: self.sm.snapshots_installed(),
             millis_since_quorum_ack: if m.state == ServerState::Leader {
                 m.last_quorum_acked
                     .as_ref()
@@ -1154,6 +1206,9 @@ impl RaftNode {
         loop {
             let m = rx.borrow_watched().clone();
             if let Err(e) = &m.running_state {
+                if self.stopped.load(Ordering::Acquire) {
+                    return;
+                }
                 tracing::error!(target: "helios::raft", "Raft stopped with a fatal error: {e}");
                 if let Some(s) = self.server.upgrade() {
                     s.shutdown(false);

@@ -37,9 +37,12 @@ struct Faults {
     max_delay_ms: u64,
 }
 
+/// Each node's Raft handle and state machine, by id.
+type Members = BTreeMap<NodeId, (Raft, StateMachine<C>)>;
+
 #[derive(Clone, Default)]
 struct Router {
-    nodes: Arc<Mutex<BTreeMap<NodeId, (Raft, StateMachine<C>)>>>,
+    nodes: Arc<Mutex<Members>>,
     faults: Arc<Mutex<Faults>>,
 }
 
@@ -200,8 +203,10 @@ async fn cluster(n: usize, snapshot_every: u64) -> (Router, Vec<TestNode>) {
     for i in 1..=n {
         let id = format!("node-{i}");
         let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::config::Config::default();
-        config.data_dir = dir.path().join("data");
+        let mut config = crate::config::Config {
+            data_dir: dir.path().join("data"),
+            ..Default::default()
+        };
         config.raft.enabled = true;
         let server = Server::open(config).unwrap();
         let log = LogStore::<C>::open(&dir.path().join("raft"), FsyncPolicy::Always).unwrap();

@@ -103,6 +103,9 @@ pub struct SmShared<C: HeliosConfig> {
     /// Locked after the keyspace lock when both are held.
     applied: Mutex<Applied<C>>,
     snapshot_seq: std::sync::atomic::AtomicU64,
+    /// Snapshots installed from a leader (not counting the restore of this
+    /// node's own snapshot at start-up).
+    installed: std::sync::atomic::AtomicU64,
 }
 
 /// The openraft state machine handle.
@@ -136,6 +139,7 @@ impl<C: HeliosConfig> StateMachine<C> {
                     sessions: HashMap::new(),
                 }),
                 snapshot_seq: Default::default(),
+                installed: Default::default(),
             }),
         }
     }
@@ -172,6 +176,13 @@ impl<C: HeliosConfig> StateMachine<C> {
                 }
             }
         }
+    }
+
+    /// Snapshots received from a leader and installed since start-up.
+    pub fn snapshots_installed(&self) -> u64 {
+        self.shared
+            .installed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn last_applied(&self) -> Option<LogIdOf<C>> {
@@ -394,6 +405,9 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
         drop(data);
         let current = self.current_path();
         if path != current {
+            self.shared
+                .installed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             std::fs::rename(&path, &current)?;
             std::fs::File::open(&self.shared.dir)?.sync_all()?;
         }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use super::{Client, ClientHandle, Server};
 use crate::cmd::raft::RaftAdmin;
 use crate::cmd::{execute, is, lookup, unix_ms, Action, Ctx, Flags};
-use crate::raft::{RaftNode, ReadError, Request, WriteOutcome};
+use crate::raft::{AdminOp, RaftNode, ReadError, Request, WriteOutcome};
 use crate::resp::{Limits, Out, RequestParser};
 
 /// Output above this is written out before executing more of the batch.
@@ -231,7 +231,7 @@ async fn run_action(
             let result = match admin {
                 RaftAdmin::Init => node.init_cluster().await.map_err(|e| format!("ERR {e}")),
                 RaftAdmin::Membership(op) => node.admin(op.into_op()).await,
-                RaftAdmin::TransferLeader(to) => node.transfer_leader(to).await,
+                RaftAdmin::TransferLeader(to) => node.admin(AdminOp::TransferLeader { to }).await,
             };
             match result {
                 Ok(msg) if msg == "OK" => out.ok(),
