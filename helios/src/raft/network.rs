@@ -37,11 +37,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::OptionalSend;
 use parking_lot::Mutex;
@@ -72,6 +73,10 @@ pub enum Rpc {
         acked: Option<u64>,
     },
     Append(AppendEntriesRequest<C>),
+    /// One AppendEntries of a pipelined stream: the receiver feeds these, in
+    /// arrival order, to one `Raft::stream_append` per connection and
+    /// answers each in order.
+    StreamAppend(AppendEntriesRequest<C>),
     Vote(VoteRequest<C>),
     PreVote(VoteRequest<C>),
     TransferLeader(TransferLeaderRequest<C>),
@@ -140,6 +145,7 @@ pub enum ForwardReply {
 pub enum Reply {
     Hello(Result<(), String>),
     Append(Result<AppendEntriesResponse<C>, String>),
+    StreamAppend(Result<StreamAppendResult<C>, String>),
     Vote(Result<VoteResponse<C>, String>),
     TransferLeader(Result<TransferLeaderResponse<C>, String>),
     Snapshot(Result<Option<SnapshotResponse<C>>, String>),
@@ -218,6 +224,20 @@ impl Conn {
     fn fail_all(&self) {
         self.alive.store(false, Ordering::Release);
         self.pending.lock().clear();
+    }
+
+    /// Sends a request and returns the receiver of its reply, without
+    /// waiting (pipelining).
+    fn send(&self, rpc: &Rpc) -> Result<(u64, oneshot::Receiver<Reply>), CallError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_frame(id, rpc).map_err(|e| CallError::Unreachable(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(id, tx);
+        if !self.alive.load(Ordering::Acquire) || self.tx.send(frame).is_err() {
+            self.pending.lock().remove(&id);
+            return Err(CallError::Unreachable("connection closed".into()));
+        }
+        Ok((id, rx))
     }
 
     async fn call(&self, rpc: &Rpc, timeout: Duration) -> Result<Reply, CallError> {
@@ -502,8 +522,69 @@ fn call_error(e: CallError) -> RPCError<C> {
     }
 }
 
+/// AppendEntries in flight per follower at most.
+const PIPELINE_DEPTH: usize = 16;
+
 impl RaftNetworkV2<C> for Network {
     type SnapshotData = SnapshotFile;
+
+    /// Pipelined AppendEntries: requests go out as openraft produces them
+    /// (up to [`PIPELINE_DEPTH`] unanswered), replies come back in order.
+    /// The stream ends at the first error, as openraft expects.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Result<BoxStream<'s, Result<StreamAppendResult<C>, RPCError<C>>>, RPCError<C>>>
+    where
+        S: futures_util::Stream<Item = AppendEntriesRequest<C>> + OptionalSend + Unpin + 'static,
+    {
+        Box::pin(async move {
+            let conn = self.peer.connection().await.map_err(call_error)?;
+            let (pending_tx, pending_rx) =
+                mpsc::channel::<(u64, oneshot::Receiver<Reply>)>(PIPELINE_DEPTH);
+            let sender_conn = conn.clone();
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                let mut input = input;
+                while let Some(req) = input.next().await {
+                    match sender_conn.send(&Rpc::StreamAppend(req)) {
+                        Ok(p) => {
+                            if pending_tx.send(p).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    }
+                }
+            });
+            let timeout = option.soft_ttl().max(Duration::from_secs(1));
+            let out =
+                futures_util::stream::unfold(Some((pending_rx, conn)), move |state| async move {
+                    let (mut rx, conn) = state?;
+                    let (id, reply) = rx.recv().await?;
+                    let r = match tokio::time::timeout(timeout, reply).await {
+                        Ok(Ok(Reply::StreamAppend(Ok(r)))) => Ok(r),
+                        Ok(Ok(Reply::StreamAppend(Err(e)))) => Err(unreachable(e)),
+                        Ok(Ok(_)) => Err(unreachable("unexpected reply")),
+                        Ok(Err(_)) => Err(unreachable("connection lost")),
+                        Err(_) => {
+                            conn.pending.lock().remove(&id);
+                            Err(RPCError::Network(NetworkError::from_string(
+                                "append timed out",
+                            )))
+                        }
+                    };
+                    let next = match &r {
+                        Ok(Ok(_)) => Some((rx, conn)),
+                        _ => None,
+                    };
+                    Some((r, next))
+                });
+            let out: BoxStream<'s, Result<StreamAppendResult<C>, RPCError<C>>> = Box::pin(out);
+            Ok(out)
+        })
+    }
 
     async fn append_entries(
         &mut self,
@@ -700,7 +781,8 @@ async fn serve_conn(stream: TcpStream, node: Arc<RaftNode>) -> std::io::Result<(
         }
     });
     let mut incoming: HashMap<u64, Incoming> = HashMap::new();
-    let r = serve_requests(&mut rd, &node, &tx, &mut incoming).await;
+    let mut appends = None;
+    let r = serve_requests(&mut rd, &node, &tx, &mut incoming, &mut appends).await;
     // Transfers cut off by a broken connection leave their partial files.
     for (_, inc) in incoming {
         let _ = std::fs::remove_file(inc.path);
@@ -713,6 +795,7 @@ async fn serve_requests(
     node: &Arc<RaftNode>,
     tx: &mpsc::UnboundedSender<Vec<u8>>,
     incoming: &mut HashMap<u64, Incoming>,
+    appends: &mut Option<AppendPipeline>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut shutdown = node.shutdown_signal();
@@ -722,6 +805,15 @@ async fn serve_requests(
             _ = shutdown.changed() => return Ok(()),
         };
         match rpc {
+            // In arrival order into this connection's pipeline.
+            Rpc::StreamAppend(req) => {
+                if appends.as_ref().is_none_or(|p| p.closed()) {
+                    *appends = Some(AppendPipeline::start(node.clone(), tx.clone()));
+                }
+                if let Some(p) = appends.as_ref() {
+                    p.push(id, req);
+                }
+            }
             // Chunks are written in order on this task: the sender waits for
             // each acknowledgement before sending the next.
             Rpc::SnapshotChunk {
@@ -762,6 +854,56 @@ async fn serve_requests(
                     send(&tx, id, &reply);
                 });
             }
+        }
+    }
+}
+
+/// One `Raft::stream_append` fed by a connection's `StreamAppend` frames.
+struct AppendPipeline {
+    input: mpsc::UnboundedSender<AppendEntriesRequest<C>>,
+    ids: Arc<Mutex<std::collections::VecDeque<u64>>>,
+    done: Arc<AtomicBool>,
+}
+
+impl AppendPipeline {
+    fn start(node: Arc<RaftNode>, tx: mpsc::UnboundedSender<Vec<u8>>) -> AppendPipeline {
+        let (input, rx) = mpsc::unbounded_channel::<AppendEntriesRequest<C>>();
+        let ids: Arc<Mutex<std::collections::VecDeque<u64>>> = Default::default();
+        let done = Arc::new(AtomicBool::new(false));
+        let requests =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|r| (r, rx)) },
+            );
+        let out = node.raft.stream_append(requests);
+        let (ids2, done2) = (ids.clone(), done.clone());
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            let mut out = std::pin::pin!(out);
+            while let Some(r) = out.next().await {
+                let Some(id) = ids2.lock().pop_front() else {
+                    break;
+                };
+                if matches!(r, Ok(Ok(_))) {
+                    node.note_leader_contact();
+                }
+                send(&tx, id, &Reply::StreamAppend(r.map_err(|e| e.to_string())));
+            }
+            // openraft ends the stream after an error; the sender starts a
+            // new one, which gets a new pipeline here.
+            done2.store(true, Ordering::Release);
+        });
+        AppendPipeline { input, ids, done }
+    }
+
+    fn closed(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    fn push(&self, id: u64, req: AppendEntriesRequest<C>) {
+        self.ids.lock().push_back(id);
+        if self.input.send(req).is_err() {
+            self.done.store(true, Ordering::Release);
         }
     }
 }

@@ -190,7 +190,11 @@ impl RaftNode {
             cluster_name: "helios".into(),
             heartbeat_interval: hb,
             election_timeout_min: et,
-            election_timeout_max: et * 2,
+            // openraft's leader lease is election_timeout_max: voters refuse
+            // to elect anyone until it runs out after the leader's last
+            // heartbeat, so a wide range only delays failover. 1.5x still
+            // spreads candidates enough to avoid split votes.
+            election_timeout_max: et + et / 2,
             install_snapshot_timeout: 10_000.max(et * 4),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(rc.snapshot_threshold),
             // Entries kept after a snapshot for followers that are only a
@@ -283,6 +287,13 @@ impl RaftNode {
         self.raft.metrics().borrow_watched().clone()
     }
 
+    /// [`RaftNode::known_leader`] without copying the metrics (hot path).
+    fn current_leader(&self) -> Option<NodeId> {
+        let rx = self.raft.metrics();
+        let m = rx.borrow_watched();
+        self.known_leader(&m)
+    }
+
     /// The leader as far as this node can tell: openraft keeps naming the
     /// last leader until a new one is elected (and with pre-vote, a node cut
     /// off from the majority never starts an election), so a follower that
@@ -315,12 +326,20 @@ impl RaftNode {
     }
 
     fn peer_for(&self, id: &NodeId) -> Option<Arc<network::PeerClient>> {
-        let m = self.metrics();
-        let addr = self.node_addr(&m, id)?;
+        let addr = {
+            let rx = self.raft.metrics();
+            let m = rx.borrow_watched();
+            self.node_addr(&m, id)?
+        };
         Some(self.pool.get(id, &addr.raft_addr))
     }
 
     // ---- transport callbacks ------------------------------------------
+
+    /// Records that a leader's AppendEntries was just accepted.
+    pub fn note_leader_contact(&self) {
+        *self.leader_contact.lock() = Some(Instant::now());
+    }
 
     /// Checks the first frame of an incoming peer connection.
     pub fn check_hello(
@@ -357,7 +376,7 @@ impl RaftNode {
             Rpc::Append(r) => {
                 let reply = self.raft.append_entries(r).await;
                 if matches!(reply, Ok(openraft::raft::AppendEntriesResponse::Success)) {
-                    *self.leader_contact.lock() = Some(Instant::now());
+                    self.note_leader_contact();
                 }
                 Reply::Append(reply.map_err(|e| e.to_string()))
             }
@@ -369,7 +388,7 @@ impl RaftNode {
                     .await
                     .map_err(|e| e.to_string()),
             ),
-            Rpc::SnapshotChunk { .. } | Rpc::SnapshotDone { .. } => {
+            Rpc::SnapshotChunk { .. } | Rpc::SnapshotDone { .. } | Rpc::StreamAppend(_) => {
                 Reply::Snapshot(Err("snapshot frames are handled by the connection".into()))
             }
             Rpc::Forward(req) => Reply::Forward(self.write_local(req).await),
@@ -572,7 +591,7 @@ impl RaftNode {
         loop {
             let leader = match target.take() {
                 Some(l) => Some(l),
-                None => self.known_leader(&self.metrics()),
+                None => self.current_leader(),
             };
             let outcome = match leader {
                 Some(l) if l == self.id => self.write_local(req.clone()).await,
@@ -627,7 +646,7 @@ impl RaftNode {
         let mut rx = self.raft.metrics();
         let until = tokio::time::Instant::from_std(deadline);
         loop {
-            if self.known_leader(&rx.borrow_watched().clone()).is_some() {
+            if self.known_leader(&rx.borrow_watched()).is_some() {
                 // A new leader may refuse writes until its first quorum
                 // acknowledgement; give it a moment.
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -670,7 +689,7 @@ impl RaftNode {
                 }
                 Err(CallError::Unreachable(_)) => {
                     // The leader may have died: let the caller re-resolve it.
-                    if self.known_leader(&self.metrics()).as_ref() != Some(leader) {
+                    if self.current_leader().as_ref() != Some(leader) {
                         return ForwardReply::NotLeader { leader: None };
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -743,7 +762,7 @@ impl RaftNode {
         };
         let deadline = Instant::now() + self.election_timeout * 4 + Duration::from_secs(1);
         loop {
-            let leader = self.known_leader(&self.metrics());
+            let leader = self.current_leader();
             let index = match leader {
                 None => Err(None),
                 Some(l) if l == self.id => self.read_index(policy.clone()).await,
@@ -841,7 +860,7 @@ impl RaftNode {
 
     /// Runs a membership change on the leader (forwarding it if needed).
     pub async fn admin(&self, op: AdminOp) -> Result<String, String> {
-        let leader = self.known_leader(&self.metrics());
+        let leader = self.current_leader();
         match leader {
             None => Err("CLUSTERDOWN No raft leader".into()),
             Some(l) if l == self.id => self.admin_local(op).await,
@@ -1146,7 +1165,7 @@ impl RaftNode {
         if self.is_leader() {
             return self.replicas_with(index);
         }
-        let Some(leader) = self.known_leader(&self.metrics()) else {
+        let Some(leader) = self.current_leader() else {
             return 0;
         };
         let Some(peer) = self.peer_for(&leader) else {
@@ -1277,6 +1296,9 @@ impl RaftNode {
             if rx.changed().await.is_err() {
                 return;
             }
+            // Metrics change on every commit; logs and bookkeeping need far
+            // less than that.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
