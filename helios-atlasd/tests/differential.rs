@@ -1428,12 +1428,42 @@ fn differential_against_redis() {
         std::env::var("HELIOS_DIFF_KEEP_GOING").is_ok_and(|v| !v.is_empty() && v != "0");
     println!("differential test: seed {seed} (set HELIOS_DIFF_SEED={seed} to reproduce), {ops} operations");
 
-    let redis = RedisServer::start();
     let helios = Atlasd::start(&[]);
-    let pair = || Pair {
-        r: connect(redis.port),
-        h: connect(helios.port),
-        h_port: helios.port,
+    differential(seed, ops, keep_going, &[helios.port]);
+}
+
+/// The same comparison against a 3-node Raft cluster: the logical clients
+/// connect to different nodes, so writes are forwarded to the leader and
+/// reads are served by followers; every reply must still be Redis's.
+#[test]
+fn differential_against_redis_on_a_raft_cluster() {
+    let seed = std::env::var("HELIOS_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(20_261_128);
+    let ops: usize = std::env::var("HELIOS_DIFF_OPS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(DEFAULT_OPS / 2);
+    let keep_going =
+        std::env::var("HELIOS_DIFF_KEEP_GOING").is_ok_and(|v| !v.is_empty() && v != "0");
+    println!("differential test (raft cluster): seed {seed}, {ops} operations");
+    let cluster = common::cluster::Cluster::start(3, &[]);
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    differential(seed, ops, keep_going, &ports);
+}
+
+fn differential(seed: u64, ops: usize, keep_going: bool, helios_ports: &[u16]) {
+    let redis = RedisServer::start();
+    let next = std::cell::Cell::new(0usize);
+    let pair = || {
+        let port = helios_ports[next.get() % helios_ports.len()];
+        next.set(next.get() + 1);
+        Pair {
+            r: connect(redis.port),
+            h: connect(port),
+            h_port: port,
+        }
     };
     let mut run = Run {
         seed,

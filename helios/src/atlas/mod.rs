@@ -516,6 +516,18 @@ impl Db {
         None
     }
 
+    /// Keys present but expired at `now` (visits only shards with deadlines).
+    pub fn count_expired(&self, now: u64) -> usize {
+        if self.expires == 0 {
+            return 0;
+        }
+        self.shards
+            .iter()
+            .filter(|s| s.expires > 0)
+            .map(|s| s.iter().filter(|e| e.is_expired(now)).count())
+            .sum()
+    }
+
     /// Raft-mode active expiry: like [`Db::sweep_expired`] but only
     /// reports up to `max_keys` expired keys; deleting them is a replicated
     /// write.

@@ -19,7 +19,17 @@ use crate::resp::Out;
 use crate::server::Server;
 
 fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    let n = ctx.db().len();
+    let now = ctx.now;
+    let replicated = ctx.store.replicated;
+    let db = ctx.db();
+    // In raft mode reads only hide expired keys (deleting them is the
+    // leader's replicated job), so they are not counted either: the answer
+    // is what a Redis primary that just touched them would say.
+    let n = if replicated && now > 0 {
+        db.len() - db.count_expired(now)
+    } else {
+        db.len()
+    };
     ctx.out.int(n as i64);
     Ok(())
 }
