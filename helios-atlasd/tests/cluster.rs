@@ -605,3 +605,90 @@ fn partitioned_leader_commits_nothing_and_healing_converges() {
         );
     }
 }
+
+#[test]
+fn cluster_forms_with_a_late_node_and_restarts_never_reinitialize() {
+    let mut c = Cluster::prepare(&["127.0.0.1"; 3], &[]);
+    // Two of three form the cluster (a majority of the configured members).
+    c.spawn(1);
+    c.spawn(2);
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    assert_ne!(l, 0);
+    let _: String = run(&mut c.client(l), &["SET", "early", "1"]);
+    // The late node joins the existing cluster instead of initializing.
+    c.spawn(0);
+    c.wait_for_leader(Duration::from_secs(30));
+    c.wait_converged(Duration::from_secs(20));
+    assert_eq!(get(&mut c.client(0), "early").as_deref(), Some("1"));
+    assert!(
+        c.nodes[0].log().contains("Joining existing cluster"),
+        "{}",
+        c.nodes[0].log()
+    );
+    let initialized = c
+        .nodes
+        .iter()
+        .filter(|n| n.log().contains("Initializing cluster"))
+        .count();
+    assert_eq!(initialized, 1, "exactly one node initializes");
+    // Restart everything: nobody initializes again, the data is still there.
+    for i in 0..3 {
+        c.kill9(i);
+    }
+    for i in 0..3 {
+        c.spawn(i);
+    }
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let initialized = c
+        .nodes
+        .iter()
+        .map(|n| n.log().matches("Initializing cluster").count())
+        .sum::<usize>();
+    assert_eq!(initialized, 1, "a restarted node initialized again");
+    assert_eq!(get(&mut c.client(l), "early").as_deref(), Some("1"));
+}
+
+#[test]
+fn nodes_without_peers_form_a_cluster_with_init_and_node_add() {
+    let mut c = Cluster::prepare(&["127.0.0.1"; 3], &[]);
+    for i in 0..3 {
+        c.spawn_without_peers(i);
+    }
+    let mut c0 = c.client(0);
+    // Without peers and before INIT there is no cluster: writes are refused.
+    let err = redis::cmd("SET")
+        .arg("a")
+        .arg("1")
+        .query::<String>(&mut c0)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("CLUSTERDOWN"), "{err}");
+    assert_eq!(run::<String>(&mut c0, &["RAFT.CLUSTER", "INIT"]), "OK");
+    assert_eq!(
+        run::<String>(&mut c0, &["RAFT.CLUSTER", "INIT"]),
+        "already initialized"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.raft_info(0).is_none_or(|m| m["raft_state"] != "Leader") {
+        assert!(
+            Instant::now() < deadline,
+            "the initialized node did not lead"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for i in 1..3 {
+        let addr = format!("127.0.0.1:{}", c.nodes[i].raft_port);
+        let r: String = run(&mut c0, &["RAFT.NODE", "ADD", &c.nodes[i].id, &addr]);
+        assert_eq!(r, "OK");
+    }
+    assert_eq!(run::<String>(&mut c0, &["SET", "a", "1"]), "OK");
+    c.wait_converged(Duration::from_secs(20));
+    let info: String = run(&mut c0, &["RAFT.INFO"]);
+    assert_eq!(
+        info_field(&info, "raft_voters"),
+        "node-1,node-2,node-3",
+        "{info}"
+    );
+    for i in 1..3 {
+        assert_eq!(get(&mut c.client(i), "a").as_deref(), Some("1"));
+    }
+}

@@ -59,6 +59,16 @@ impl Cluster {
     /// Like [`Cluster::start`], with node `i`'s Raft transport on
     /// `hosts[i]` (e.g. 127.0.0.11-13, to cut links by address).
     pub fn start_on(hosts: &[&str], extra: &[&str]) -> Cluster {
+        let mut c = Cluster::prepare(hosts, extra);
+        for i in 0..hosts.len() {
+            c.spawn(i);
+        }
+        c.wait_for_leader(Duration::from_secs(30));
+        c
+    }
+
+    /// The nodes of a cluster, none started yet.
+    pub fn prepare(hosts: &[&str], extra: &[&str]) -> Cluster {
         let n = hosts.len();
         let tmp = tempfile::tempdir().expect("tempdir");
         let nodes = (1..=n)
@@ -75,16 +85,11 @@ impl Cluster {
                 }
             })
             .collect();
-        let mut c = Cluster {
+        Cluster {
             nodes,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             _tmp: tmp,
-        };
-        for i in 0..n {
-            c.spawn(i);
         }
-        c.wait_for_leader(Duration::from_secs(30));
-        c
     }
 
     fn peers_of(&self, i: usize) -> String {
