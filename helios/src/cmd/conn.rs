@@ -279,7 +279,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(SYNTAX.into());
     }
     let (mut id, mut addr, mut laddr, mut skipme, mut maxage) = (None, None, None, true, None);

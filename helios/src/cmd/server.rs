@@ -561,7 +561,7 @@ fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err("ERR wrong number of arguments for 'config|set' command".into());
     }
     let mut changes = Vec::new();

@@ -254,7 +254,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn mset_check(args: &[Bytes], name: &str) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(format!("ERR wrong number of arguments for '{name}' command").into());
     }
     Ok(())
