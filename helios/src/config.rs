@@ -1123,7 +1123,9 @@ fn merge(layers: &[(Origin, Layer)], config_file: Option<PathBuf>) -> Result<Con
             ));
         }
     }
-    if raft.election_timeout <= raft.heartbeat_timeout {
+    // Followers' election timers run from half the election timeout, and
+    // openraft needs that to be longer than the heartbeat interval.
+    if raft.election_timeout <= raft.heartbeat_timeout * 2 {
         let (key, origin) = if election_origin != Origin::Default {
             (Key::RaftElectionTimeout, &election_origin)
         } else {
@@ -1132,7 +1134,7 @@ fn merge(layers: &[(Origin, Layer)], config_file: Option<PathBuf>) -> Result<Con
         return Err(origin.error(
             key,
             format!(
-                "election timeout {} must be greater than heartbeat timeout {}",
+                "election timeout {} must be more than twice the heartbeat timeout {}",
                 humantime::format_duration(raft.election_timeout),
                 humantime::format_duration(raft.heartbeat_timeout)
             ),
@@ -2394,13 +2396,13 @@ observability:
         ]));
         assert_eq!(
             e,
-            "flag -raft-election-timeout: election timeout 200ms must be greater than heartbeat timeout 200ms"
+            "flag -raft-election-timeout: election timeout 200ms must be more than twice the heartbeat timeout 200ms"
         );
         // Only the heartbeat was changed: it is the one named.
         let e = err_text(load_with(&[], &[("HELIOS_RAFT_HEARTBEAT_TIMEOUT", "1s")]));
         assert_eq!(
             e,
-            "env HELIOS_RAFT_HEARTBEAT_TIMEOUT: election timeout 500ms must be greater than heartbeat timeout 1s"
+            "env HELIOS_RAFT_HEARTBEAT_TIMEOUT: election timeout 500ms must be more than twice the heartbeat timeout 1s"
         );
         let (r, file) =
             load_file("atlas:\n  raft:\n    heartbeat_timeout: 1s\n    election_timeout: 500ms\n");

@@ -185,16 +185,20 @@ impl RaftNode {
         sm.remove_temp_files();
 
         let hb = rc.heartbeat_timeout.as_millis().max(1) as u64;
-        let et = (rc.election_timeout.as_millis() as u64).max(hb + 1);
+        // `election_timeout` is how long followers wait after the leader's
+        // last heartbeat before they may elect another: openraft's leader
+        // lease, which is its `election_timeout_max` (voters refuse votes
+        // until it runs out). A follower's own timer fires at random in
+        // [et/2, et): a first attempt inside the lease is refused and the
+        // next one, in [et, 2et), succeeds, so a dead leader is replaced in
+        // about 1-1.5x `election_timeout`.
+        // Config validation guarantees et > 2 * hb.
+        let et = rc.election_timeout.as_millis() as u64;
         let raft_config = openraft::Config {
             cluster_name: "helios".into(),
             heartbeat_interval: hb,
-            election_timeout_min: et,
-            // openraft's leader lease is election_timeout_max: voters refuse
-            // to elect anyone until it runs out after the leader's last
-            // heartbeat, so a wide range only delays failover. 1.5x still
-            // spreads candidates enough to avoid split votes.
-            election_timeout_max: et + et / 2,
+            election_timeout_min: (et / 2).max(hb + 1),
+            election_timeout_max: et,
             install_snapshot_timeout: 10_000.max(et * 4),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(rc.snapshot_threshold),
             // Entries kept after a snapshot for followers that are only a
