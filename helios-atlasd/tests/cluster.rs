@@ -144,8 +144,8 @@ fn kill9_leader_under_writes_loses_no_acknowledged_write() {
     let mut c = Cluster::start(
         3,
         &[
-            "-raft-election-timeout=300ms",
-            "-raft-heartbeat-timeout=60ms",
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
         ],
     );
     let l = c.wait_for_leader(Duration::from_secs(30));
@@ -185,8 +185,8 @@ fn paused_leader_steps_down_and_serves_no_stale_read() {
     let mut c = Cluster::start(
         3,
         &[
-            "-raft-election-timeout=300ms",
-            "-raft-heartbeat-timeout=60ms",
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
         ],
     );
     let l = c.wait_for_leader(Duration::from_secs(30));
@@ -357,8 +357,8 @@ fn redirect_mode_answers_moved_and_no_quorum_answers_clusterdown() {
         3,
         &[
             "-raft-follower-writes=redirect",
-            "-raft-election-timeout=300ms",
-            "-raft-heartbeat-timeout=60ms",
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
         ],
     );
     let l = c.wait_for_leader(Duration::from_secs(30));
@@ -401,8 +401,8 @@ fn admin_transfer_add_remove_and_graceful_sigterm() {
     let mut c = Cluster::start(
         3,
         &[
-            "-raft-election-timeout=300ms",
-            "-raft-heartbeat-timeout=60ms",
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
         ],
     );
     let l = c.wait_for_leader(Duration::from_secs(30));
@@ -535,8 +535,8 @@ fn partitioned_leader_commits_nothing_and_healing_converges() {
     let c = Cluster::start_on(
         &["127.0.0.11", "127.0.0.12", "127.0.0.13"],
         &[
-            "-raft-election-timeout=300ms",
-            "-raft-heartbeat-timeout=60ms",
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
         ],
     );
     let l = c.wait_for_leader(Duration::from_secs(30));

@@ -124,8 +124,8 @@ fn history_under_leader_kills_is_linearizable() {
     let mut c = Cluster::start(
         3,
         &[
-            "-raft-election-timeout=300ms",
-            "-raft-heartbeat-timeout=60ms",
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
         ],
     );
     let ports: Vec<u16> = c.nodes.iter().map(|n| n.port).collect();

@@ -201,7 +201,7 @@ impl Cluster {
         let con = c
             .get_connection_with_timeout(Duration::from_secs(5))
             .expect("connect");
-        con.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        con.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
         con
     }
 
