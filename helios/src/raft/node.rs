@@ -206,6 +206,9 @@ impl RaftNode {
             max_in_snapshot_log_to_keep: rc.snapshot_threshold.min(1000),
             replication_lag_threshold: rc.snapshot_threshold.saturating_mul(2).max(5000),
             enable_pre_vote: Some(true),
+            // Replicate entries as soon as they are written locally, so the
+            // followers' fsyncs overlap the leader's instead of following it.
+            broadcast_submitted_on_append: Some(true),
             // A restarted node rejoins as a follower and learns the leader
             // from the cluster instead of resuming leadership from its vote.
             enable_leader_restore: Some(false),
