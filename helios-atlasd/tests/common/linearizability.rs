@@ -1126,29 +1126,4 @@ mod tests {
         h.sort_by_key(|ev| ev.invoke);
         assert_eq!(bad(&h).key, b("b"));
     }
-
-    #[test]
-    fn perf_tmp() {
-        let per: usize = std::env::var("PER").unwrap().parse().unwrap();
-        let (mut worst_ok, mut worst_bad, mut tot) = (0f64, 0f64, 0f64);
-        for seed in 0..30 {
-            let mut rng = Rng(1000 + seed);
-            let mut h = random_history(&mut rng, "k", 5, per);
-            let t = std::time::Instant::now();
-            assert!(check(&h).is_ok());
-            let a = t.elapsed().as_secs_f64();
-            corrupt_one_get(&mut rng, &mut h);
-            let t = std::time::Instant::now();
-            assert!(check(&h).is_err());
-            let b = t.elapsed().as_secs_f64();
-            eprintln!(
-                "  per {per} seed {seed}: ok {a:.4} bad {b:.4} unknowns {}",
-                h.iter().filter(|e| e.outcome == Outcome::Unknown).count()
-            );
-            worst_ok = worst_ok.max(a);
-            worst_bad = worst_bad.max(b);
-            tot += a + b;
-        }
-        eprintln!("5x{per}: worst ok {worst_ok:.4}s worst bad {worst_bad:.4}s total {tot:.3}s");
-    }
 }

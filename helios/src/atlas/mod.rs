@@ -561,31 +561,10 @@ impl Db {
     /// Active expiry: visits up to `max_shards` shards that hold keys with a
     /// deadline and deletes the expired ones. Returns the deleted keys.
     pub fn sweep_expired(&mut self, now: u64, max_shards: usize) -> Vec<Blob> {
-        let mut removed = Vec::new();
-        if self.expires == 0 {
-            return removed;
-        }
-        let mut visited = 0;
-        for _ in 0..SHARDS {
-            let s = self.sweep_cursor;
-            self.sweep_cursor = (self.sweep_cursor + 1) & (SHARDS - 1);
-            if self.shards[s].expires == 0 {
-                continue;
-            }
-            visited += 1;
-            let expired: Vec<Blob> = self.shards[s]
-                .iter()
-                .filter(|e| e.is_expired(now))
-                .map(|e| e.key.clone())
-                .collect();
-            for key in expired {
-                self.remove(&key);
-                self.expired += 1;
-                removed.push(key);
-            }
-            if visited >= max_shards {
-                break;
-            }
+        let removed = self.find_expired(now, max_shards, usize::MAX);
+        for key in &removed {
+            self.remove(key);
+            self.expired += 1;
         }
         removed
     }

@@ -147,6 +147,12 @@ where
         })
     }
 
+    fn reader(&self) -> LogReader<C> {
+        LogReader {
+            log: self.log.clone(),
+        }
+    }
+
     /// A handle that can close the WAL at shutdown after openraft stopped.
     pub fn closer(&self) -> LogCloser {
         LogCloser {
@@ -198,6 +204,7 @@ where
     }
 }
 
+/// The store reads through the same shared entries as its readers.
 impl<C: RaftTypeConfig> RaftLogReader<C> for LogStore<C>
 where
     C::Entry: Clone,
@@ -206,11 +213,11 @@ where
         &mut self,
         range: RB,
     ) -> Result<Vec<C::Entry>, std::io::Error> {
-        Ok(self.log.read().range(range))
+        self.reader().try_get_log_entries(range).await
     }
 
     async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, std::io::Error> {
-        Ok(self.log.read().vote.clone())
+        self.reader().read_vote().await
     }
 }
 
@@ -237,9 +244,7 @@ where
     }
 
     async fn get_log_reader(&mut self) -> LogReader<C> {
-        LogReader {
-            log: self.log.clone(),
-        }
+        self.reader()
     }
 
     async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), std::io::Error> {

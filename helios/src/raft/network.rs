@@ -522,6 +522,27 @@ fn call_error(e: CallError) -> RPCError<C> {
     }
 }
 
+impl Network {
+    /// One request, one reply: `pick` extracts the expected reply kind.
+    async fn unary<T>(
+        &self,
+        rpc: Rpc,
+        option: RPCOption,
+        pick: impl FnOnce(Reply) -> Option<Result<T, String>>,
+    ) -> Result<T, RPCError<C>> {
+        let reply = self
+            .peer
+            .call(&rpc, option.soft_ttl())
+            .await
+            .map_err(call_error)?;
+        match pick(reply) {
+            Some(Ok(r)) => Ok(r),
+            Some(Err(e)) => Err(unreachable(e)),
+            None => Err(unreachable("unexpected reply")),
+        }
+    }
+}
+
 /// AppendEntries in flight per follower at most.
 const PIPELINE_DEPTH: usize = 16;
 
@@ -591,12 +612,11 @@ impl RaftNetworkV2<C> for Network {
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<C>, RPCError<C>> {
-        match self.peer.call(&Rpc::Append(rpc), option.soft_ttl()).await {
-            Ok(Reply::Append(Ok(r))) => Ok(r),
-            Ok(Reply::Append(Err(e))) => Err(unreachable(e)),
-            Ok(_) => Err(unreachable("unexpected reply")),
-            Err(e) => Err(call_error(e)),
-        }
+        self.unary(Rpc::Append(rpc), option, |r| match r {
+            Reply::Append(x) => Some(x),
+            _ => None,
+        })
+        .await
     }
 
     async fn vote(
@@ -604,12 +624,11 @@ impl RaftNetworkV2<C> for Network {
         rpc: VoteRequest<C>,
         option: RPCOption,
     ) -> Result<VoteResponse<C>, RPCError<C>> {
-        match self.peer.call(&Rpc::Vote(rpc), option.soft_ttl()).await {
-            Ok(Reply::Vote(Ok(r))) => Ok(r),
-            Ok(Reply::Vote(Err(e))) => Err(unreachable(e)),
-            Ok(_) => Err(unreachable("unexpected reply")),
-            Err(e) => Err(call_error(e)),
-        }
+        self.unary(Rpc::Vote(rpc), option, |r| match r {
+            Reply::Vote(x) => Some(x),
+            _ => None,
+        })
+        .await
     }
 
     async fn pre_vote(
@@ -617,12 +636,11 @@ impl RaftNetworkV2<C> for Network {
         rpc: VoteRequest<C>,
         option: RPCOption,
     ) -> Result<VoteResponse<C>, RPCError<C>> {
-        match self.peer.call(&Rpc::PreVote(rpc), option.soft_ttl()).await {
-            Ok(Reply::Vote(Ok(r))) => Ok(r),
-            Ok(Reply::Vote(Err(e))) => Err(unreachable(e)),
-            Ok(_) => Err(unreachable("unexpected reply")),
-            Err(e) => Err(call_error(e)),
-        }
+        self.unary(Rpc::PreVote(rpc), option, |r| match r {
+            Reply::Vote(x) => Some(x),
+            _ => None,
+        })
+        .await
     }
 
     async fn transfer_leader(
@@ -630,16 +648,11 @@ impl RaftNetworkV2<C> for Network {
         req: TransferLeaderRequest<C>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<C>, RPCError<C>> {
-        match self
-            .peer
-            .call(&Rpc::TransferLeader(req), option.soft_ttl())
-            .await
-        {
-            Ok(Reply::TransferLeader(Ok(r))) => Ok(r),
-            Ok(Reply::TransferLeader(Err(e))) => Err(unreachable(e)),
-            Ok(_) => Err(unreachable("unexpected reply")),
-            Err(e) => Err(call_error(e)),
-        }
+        self.unary(Rpc::TransferLeader(req), option, |r| match r {
+            Reply::TransferLeader(x) => Some(x),
+            _ => None,
+        })
+        .await
     }
 
     async fn full_snapshot(

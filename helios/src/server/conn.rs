@@ -86,13 +86,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                 match parser.parse(&mut buf) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
-                        // Redis's guard against browsers and HTTP clients
-                        // talking to the port: close without a reply.
-                        if is(&args[0], "post") || is(&args[0], "host:") {
-                            tracing::warn!(
-                                "possible security attack: HTTP request on the Redis port from {}; connection closed",
-                                client.handle.addr
-                            );
+                        if is_http_request(&args, &client) {
                             return Ok(());
                         }
                         let store = guard.get_or_insert_with(|| server.store.lock());
@@ -129,13 +123,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                 needed = Some(st.aof.end);
             }
         }
-        if executed > 0 {
-            server
-                .stats
-                .commands_processed
-                .fetch_add(executed, Ordering::Relaxed);
-            client.publish();
-        }
+        count_executed(server, &client, executed);
 
         // 2. Durability before acknowledgement: everything this batch wrote,
         // and everything it could have read, is in the AOF.
@@ -143,25 +131,91 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
             aof.commit(end).await;
         }
 
-        // 3. Replies.
-        flush_out(server, &mut socket, &mut out).await?;
-
-        // 4. Work requested by a command, done without the lock.
-        if !run_action(server, None, 0, action, &mut socket, &mut out, &handle).await? {
-            return Ok(());
-        }
-        if close || handle.killed.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        if more_buffered {
-            continue;
-        }
-
-        // 5. Read more.
-        if !read_more(server, &mut socket, &mut buf, &parser, &handle).await? {
+        // 3. Replies, work requested by a command (without the lock), then
+        // more input.
+        let end = BatchEnd {
+            action,
+            close,
+            more_buffered,
+        };
+        let io = BatchIo {
+            socket: &mut socket,
+            out: &mut out,
+            buf: &mut buf,
+            parser: &parser,
+            handle: &handle,
+        };
+        if !end_batch(server, None, 0, end, io).await? {
             return Ok(());
         }
     }
+}
+
+/// Redis's guard against browsers and HTTP clients talking to the port:
+/// such a connection is closed without a reply.
+fn is_http_request(args: &[Bytes], client: &Client) -> bool {
+    let http = is(&args[0], "post") || is(&args[0], "host:");
+    if http {
+        tracing::warn!(
+            "possible security attack: HTTP request on the Redis port from {}; connection closed",
+            client.handle.addr
+        );
+    }
+    http
+}
+
+fn count_executed(server: &Server, client: &Client, executed: u64) {
+    if executed > 0 {
+        server
+            .stats
+            .commands_processed
+            .fetch_add(executed, Ordering::Relaxed);
+        client.publish();
+    }
+}
+
+/// How a batch of commands ended.
+struct BatchEnd {
+    action: Option<Action>,
+    close: bool,
+    /// Commands are left in the buffer (the batch stopped early).
+    more_buffered: bool,
+}
+
+/// The connection's socket and buffers.
+struct BatchIo<'a> {
+    socket: &'a mut TcpStream,
+    out: &'a mut Out,
+    buf: &'a mut BytesMut,
+    parser: &'a RequestParser,
+    handle: &'a ClientHandle,
+}
+
+/// After a batch: the replies, the requested action, then more input
+/// unless commands are still buffered. Returns false when the connection
+/// must close.
+async fn end_batch(
+    server: &Arc<Server>,
+    node: Option<&Arc<RaftNode>>,
+    last_write: u64,
+    end: BatchEnd,
+    io: BatchIo<'_>,
+) -> std::io::Result<bool> {
+    flush_out(server, io.socket, io.out).await?;
+    if !run_action(
+        server, node, last_write, end.action, io.socket, io.out, io.handle,
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    if end.close || io.handle.killed.load(Ordering::Acquire) {
+        return Ok(false);
+    }
+    if end.more_buffered {
+        return Ok(true);
+    }
+    read_more(server, io.socket, io.buf, io.parser, io.handle).await
 }
 
 /// Carries out a command's [`Action`]. Returns false when the connection
@@ -339,11 +393,7 @@ async fn run_raft(
                         break;
                     }
                 };
-                if is(&args[0], "post") || is(&args[0], "host:") {
-                    tracing::warn!(
-                        "possible security attack: HTTP request on the Redis port from {}; connection closed",
-                        client.handle.addr
-                    );
+                if is_http_request(&args, &client) {
                     return Ok(());
                 }
                 executed += 1;
@@ -448,34 +498,20 @@ async fn run_raft(
             )
             .await;
         }
-        if executed > 0 {
-            server
-                .stats
-                .commands_processed
-                .fetch_add(executed, Ordering::Relaxed);
-            client.publish();
-        }
-        flush_out(server, &mut socket, &mut out).await?;
-        if !run_action(
-            server,
-            Some(node),
-            last_write,
+        count_executed(server, &client, executed);
+        let end = BatchEnd {
             action,
-            &mut socket,
-            &mut out,
-            &handle,
-        )
-        .await?
-        {
-            return Ok(());
-        }
-        if close || handle.killed.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        if more_buffered {
-            continue;
-        }
-        if !read_more(server, &mut socket, &mut buf, &parser, &handle).await? {
+            close,
+            more_buffered,
+        };
+        let io = BatchIo {
+            socket: &mut socket,
+            out: &mut out,
+            buf: &mut buf,
+            parser: &parser,
+            handle: &handle,
+        };
+        if !end_batch(server, Some(node), last_write, end, io).await? {
             return Ok(());
         }
     }
