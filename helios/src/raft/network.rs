@@ -550,7 +550,7 @@ impl RaftNetworkV2<C> for Network {
     type SnapshotData = SnapshotFile;
 
     /// Pipelined AppendEntries: requests go out as openraft produces them
-    /// (up to [`PIPELINE_DEPTH`] unanswered), replies come back in order.
+    /// (up to `PIPELINE_DEPTH` unanswered), replies come back in order.
     /// The stream ends at the first error, as openraft expects.
     fn stream_append<'s, S>(
         &'s mut self,
