@@ -1228,6 +1228,7 @@ impl RaftNode {
         let mut last_state = ServerState::Learner;
         let mut last_leader: Option<NodeId> = None;
         let mut last_term = 0;
+        let mut election_logged = 0;
         let mut progress_logged: BTreeMap<NodeId, (Instant, u64)> = BTreeMap::new();
         loop {
             let m = rx.borrow_watched().clone();
@@ -1244,9 +1245,15 @@ impl RaftNode {
             if m.state != last_state || m.current_term != last_term {
                 match m.state {
                     ServerState::Candidate => {
+                        election_logged = m.current_term;
                         tracing::info!(target: "helios::raft", "Starting election [term {}]", m.current_term)
                     }
                     ServerState::Leader if last_state != ServerState::Leader => {
+                        // Metrics are sampled: a quick election may never be
+                        // seen in the Candidate state.
+                        if election_logged != m.current_term {
+                            tracing::info!(target: "helios::raft", "Starting election [term {}]", m.current_term);
+                        }
                         let voters = m.membership_config.membership().voter_ids().count();
                         tracing::info!(target: "helios::raft", "Won election [votes {} term {}]", voters / 2 + 1, m.current_term);
                         tracing::info!(target: "helios::raft", "Entering leader state [term {}]", m.current_term);
