@@ -191,6 +191,24 @@ async fn read_frame<T: serde::de::DeserializeOwned>(
     Ok((id, body))
 }
 
+/// Writes `first` and every frame already queued behind it with one
+/// `write` (up to 1 MiB): under load, many small frames (appends, their
+/// replies) share a syscall.
+async fn write_frames(
+    wr: &mut (impl AsyncWriteExt + Unpin),
+    first: Vec<u8>,
+    rx: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    let mut batch = first;
+    while batch.len() < 1 << 20 {
+        match rx.try_recv() {
+            Ok(f) => batch.extend_from_slice(&f),
+            Err(_) => break,
+        }
+    }
+    wr.write_all(&batch).await
+}
+
 // ---- client side ---------------------------------------------------------
 
 /// Why a call failed.
@@ -402,7 +420,7 @@ fn spawn_conn(stream: TcpStream) -> Arc<Conn> {
     let writer = conn.clone();
     tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
+            if write_frames(&mut wr, frame, &mut rx).await.is_err() {
                 break;
             }
         }
@@ -788,7 +806,7 @@ async fn serve_conn(stream: TcpStream, node: Arc<RaftNode>) -> std::io::Result<(
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
+            if write_frames(&mut wr, frame, &mut rx).await.is_err() {
                 break;
             }
         }
