@@ -13,13 +13,13 @@ use parking_lot::Mutex;
 
 use super::log_store::LogStore;
 use super::state_machine::StateMachine;
-use super::types::{NodeAddr, Request, Response};
+use super::types::{NodeAddr, Proposal, Response};
 use super::wal::FsyncPolicy;
 use crate::cmd::Store;
 
 openraft::declare_raft_types!(
     pub SuiteConfig:
-        D = Request,
+        D = Proposal,
         R = Response,
         Node = NodeAddr,
         LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,

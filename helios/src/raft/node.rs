@@ -28,7 +28,9 @@ use super::network::{
     self, AdminOp, CallError, ForwardReply, NetworkFactory, PeerPool, PeerStatus, Reply, Rpc,
 };
 use super::state_machine::{SnapshotFile, StateMachine};
-use super::types::{NodeAddr, NodeId, Raft, Request, Snapshot, SnapshotMeta, TypeConfig, Vote};
+use super::types::{
+    NodeAddr, NodeId, Proposal, Raft, Request, Snapshot, SnapshotMeta, TypeConfig, Vote,
+};
 use super::wal::FsyncPolicy as WalPolicy;
 use crate::config::{Config, FollowerWrites, FsyncPolicy, ReadConsistency};
 use crate::server::Server;
@@ -114,7 +116,16 @@ pub struct RaftNode {
     last_seen: Mutex<BTreeMap<NodeId, Instant>>,
     /// When a leader last sent this node AppendEntries (follower view).
     leader_contact: Mutex<Option<Instant>>,
+    /// Requests waiting to be proposed (see [`RaftNode::propose_loop`]).
+    proposals:
+        tokio::sync::mpsc::UnboundedSender<(Request, tokio::sync::oneshot::Sender<ForwardReply>)>,
 }
+
+/// Proposals in flight at once; requests arriving meanwhile wait and go
+/// out together in the next one.
+const PROPOSALS_IN_FLIGHT: usize = 1;
+/// Requests per proposal at most.
+const MAX_PROPOSAL: usize = 1024;
 
 impl std::fmt::Debug for RaftNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -255,6 +266,7 @@ impl RaftNode {
                 source: e,
             })?;
         let (shutdown_tx, _) = watch::channel(false);
+        let (proposals, proposal_rx) = tokio::sync::mpsc::unbounded_channel();
         let node = Arc::new(RaftNode {
             id: rc.node_id.clone(),
             raft,
@@ -273,7 +285,9 @@ impl RaftNode {
             client_addrs: Mutex::new(BTreeMap::new()),
             last_seen: Mutex::new(BTreeMap::new()),
             leader_contact: Mutex::new(None),
+            proposals,
         });
+        tokio::spawn(node.clone().propose_loop(proposal_rx));
         tokio::spawn(network::serve(listener, node.clone()));
         tokio::spawn(node.clone().watch_metrics());
         tokio::spawn(node.clone().bootstrap());
@@ -705,16 +719,73 @@ impl RaftNode {
         }
     }
 
-    /// Proposes a write on this node, which believes it is the leader.
-    async fn write_local(&self, mut req: Request) -> ForwardReply {
+    /// Proposes a write on this node, which believes it is the leader: it
+    /// joins the next proposal (see [`RaftNode::propose_loop`]).
+    async fn write_local(&self, req: Request) -> ForwardReply {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.proposals.send((req, tx)).is_err() {
+            return ForwardReply::NotLeader { leader: None };
+        }
+        rx.await
+            .unwrap_or_else(|_| ForwardReply::Unknown("the node stopped while proposing".into()))
+    }
+
+    /// Cross-connection batching: whatever requests are waiting when a
+    /// proposal slot frees up become one log entry, so under load one round
+    /// of replication and fsyncs serves many clients.
+    async fn propose_loop(
+        self: Arc<Self>,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<(
+            Request,
+            tokio::sync::oneshot::Sender<ForwardReply>,
+        )>,
+    ) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(PROPOSALS_IN_FLIGHT));
+        while let Some(first) = rx.recv().await {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_PROPOSAL {
+                match rx.try_recv() {
+                    Ok(x) => batch.push(x),
+                    Err(_) => break,
+                }
+            }
+            let node = self.clone();
+            tokio::spawn(async move {
+                node.propose(batch).await;
+                drop(slot);
+            });
+        }
+    }
+
+    /// Proposes one batch and hands every request its outcome.
+    async fn propose(&self, batch: Vec<(Request, tokio::sync::oneshot::Sender<ForwardReply>)>) {
         // The leader's clock is what every node applies the entry with.
-        req.now_ms = crate::cmd::unix_ms();
+        let now = crate::cmd::unix_ms();
+        let (reqs, waiters): (Vec<Request>, Vec<_>) = batch
+            .into_iter()
+            .map(|(mut r, w)| {
+                r.now_ms = now;
+                (r, w)
+            })
+            .unzip();
         let timeout = self.election_timeout * 4 + Duration::from_secs(1);
-        match tokio::time::timeout(timeout, self.raft.client_write(req)).await {
-            Ok(Ok(resp)) => ForwardReply::Applied {
-                reply: resp.data.0,
-                index: resp.log_id.index,
-            },
+        let result = tokio::time::timeout(timeout, self.raft.client_write(Proposal(reqs))).await;
+        let shared = match result {
+            Ok(Ok(resp)) => {
+                let index = resp.log_id.index;
+                let mut replies = resp.data.0.into_iter();
+                for w in waiters {
+                    let r = match replies.next() {
+                        Some(reply) => ForwardReply::Applied { reply, index },
+                        None => ForwardReply::Unknown("applied without a reply".into()),
+                    };
+                    let _ = w.send(r);
+                }
+                return;
+            }
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
                 ForwardReply::NotLeader {
                     leader: f.leader_id,
@@ -733,6 +804,9 @@ impl RaftNode {
                 "not committed within {}ms (leader lost quorum?)",
                 timeout.as_millis()
             )),
+        };
+        for w in waiters {
+            let _ = w.send(shared.clone());
         }
     }
 

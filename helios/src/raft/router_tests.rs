@@ -21,7 +21,7 @@ use rand::Rng;
 
 use super::log_store::LogStore;
 use super::state_machine::{SnapshotFile, StateMachine};
-use super::types::{NodeAddr, NodeId, Raft, Request, Snapshot, TypeConfig, Vote};
+use super::types::{NodeAddr, NodeId, Proposal, Raft, Request, Snapshot, TypeConfig, Vote};
 use super::wal::FsyncPolicy;
 use crate::server::Server;
 
@@ -284,11 +284,11 @@ async fn write(router: &Router, among: &[&str], req: Request) -> Bytes {
         let l = leader(router, among).await;
         let r = tokio::time::timeout(
             Duration::from_secs(2),
-            raft_of(router, &l).client_write(req.clone()),
+            raft_of(router, &l).client_write(Proposal(vec![req.clone()])),
         )
         .await;
         match r {
-            Ok(Ok(resp)) => return resp.data.0,
+            Ok(Ok(resp)) => return resp.data.0.into_iter().next().expect("one reply"),
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))))
             | Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_))))
             | Err(_) => {}

@@ -358,8 +358,8 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
                 let mut store = self.shared.store.lock();
                 let mut applied = self.shared.applied.lock();
                 let reply = match C::payload(&entry) {
-                    PayloadRef::Blank => Bytes::new(),
-                    PayloadRef::Normal(req) => {
+                    PayloadRef::Blank => Vec::new(),
+                    PayloadRef::Normal(proposal) => {
                         let server = self
                             .shared
                             .server
@@ -368,12 +368,24 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
                             .ok_or_else(|| {
                                 io_other("state machine is not attached to a running server")
                             })?;
-                        self.apply_request(&server, &mut store, &mut applied, log_id.index, req)
+                        proposal
+                            .0
+                            .iter()
+                            .map(|req| {
+                                self.apply_request(
+                                    &server,
+                                    &mut store,
+                                    &mut applied,
+                                    log_id.index,
+                                    req,
+                                )
+                            })
+                            .collect()
                     }
                     PayloadRef::Membership(m) => {
                         applied.membership =
                             StoredMembershipOf::<C>::new(Some(log_id.clone()), m.clone());
-                        Bytes::new()
+                        Vec::new()
                     }
                 };
                 applied.last_applied = Some(log_id);

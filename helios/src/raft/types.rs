@@ -1,6 +1,7 @@
 //! The openraft type configuration and the data that travels through the
-//! log: [`Request`] (a batch of Redis write commands from one client) and
-//! [`Response`] (the RESP bytes of their replies).
+//! log: a [`Proposal`] (the [`Request`]s of several clients, each a batch of
+//! Redis write commands) and its [`Response`] (the RESP bytes of the
+//! replies, per request).
 //!
 //! Node ids are the operator's names (`node-1`): openraft 0.10 accepts any
 //! ordered, hashable id, so no numeric mapping (and no hash collision) is
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 openraft::declare_raft_types!(
     /// Helios's openraft type configuration.
     pub TypeConfig:
-        D = Request,
+        D = Proposal,
         R = Response,
         NodeId = String,
         Node = NodeAddr,
@@ -35,7 +36,7 @@ pub type Raft = openraft::Raft<C, super::state_machine::StateMachine<C>>;
 /// One log entry's payload, seen through [`HeliosConfig`].
 pub enum PayloadRef<'a, C: openraft::RaftTypeConfig> {
     Blank,
-    Normal(&'a Request),
+    Normal(&'a Proposal),
     Membership(&'a openraft::Membership<C::NodeId, C::Node>),
 }
 
@@ -43,7 +44,7 @@ pub enum PayloadRef<'a, C: openraft::RaftTypeConfig> {
 /// [`TypeConfig`] in production, and one with numeric node ids for
 /// openraft's storage conformance suite (which builds ids from `u64`).
 pub trait HeliosConfig:
-    openraft::RaftTypeConfig<D = Request, R = Response, Node = NodeAddr>
+    openraft::RaftTypeConfig<D = Proposal, R = Response, Node = NodeAddr>
 {
     fn payload(entry: &Self::Entry) -> PayloadRef<'_, Self>;
 }
@@ -131,6 +132,23 @@ impl fmt::Display for Request {
     }
 }
 
-/// The replies to a [`Request`]'s commands, RESP-encoded back to back.
+/// One log entry: the requests of every client that the leader proposed
+/// together (cross-connection batching: one entry, one round of appends and
+/// fsyncs, for everything that arrived while the previous entry was in
+/// flight). Applied in order.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Response(pub Bytes);
+pub struct Proposal(pub Vec<Request>);
+
+impl fmt::Display for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => write!(f, "{} requests", many.len()),
+        }
+    }
+}
+
+/// The replies to a [`Proposal`]: for each request, its commands' replies
+/// RESP-encoded back to back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Response(pub Vec<Bytes>);
