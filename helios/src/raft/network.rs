@@ -198,15 +198,27 @@ async fn write_frames(
     wr: &mut (impl AsyncWriteExt + Unpin),
     first: Vec<u8>,
     rx: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+    scratch: &mut Vec<u8>,
 ) -> std::io::Result<()> {
-    let mut batch = first;
-    while batch.len() < 1 << 20 {
+    let Ok(next) = rx.try_recv() else {
+        return wr.write_all(&first).await;
+    };
+    // A buffer kept across calls: growing a fresh one for every batch
+    // costs page faults once it is past malloc's mmap threshold.
+    scratch.clear();
+    scratch.extend_from_slice(&first);
+    scratch.extend_from_slice(&next);
+    while scratch.len() < 1 << 20 {
         match rx.try_recv() {
-            Ok(f) => batch.extend_from_slice(&f),
+            Ok(f) => scratch.extend_from_slice(&f),
             Err(_) => break,
         }
     }
-    wr.write_all(&batch).await
+    let r = wr.write_all(scratch).await;
+    if scratch.capacity() > 4 << 20 {
+        *scratch = Vec::new();
+    }
+    r
 }
 
 // ---- client side ---------------------------------------------------------
@@ -419,8 +431,12 @@ fn spawn_conn(stream: TcpStream) -> Arc<Conn> {
     });
     let writer = conn.clone();
     tokio::spawn(async move {
+        let mut scratch = Vec::new();
         while let Some(frame) = rx.recv().await {
-            if write_frames(&mut wr, frame, &mut rx).await.is_err() {
+            if write_frames(&mut wr, frame, &mut rx, &mut scratch)
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -805,8 +821,12 @@ async fn serve_conn(stream: TcpStream, node: Arc<RaftNode>) -> std::io::Result<(
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     tokio::spawn(async move {
+        let mut scratch = Vec::new();
         while let Some(frame) = rx.recv().await {
-            if write_frames(&mut wr, frame, &mut rx).await.is_err() {
+            if write_frames(&mut wr, frame, &mut rx, &mut scratch)
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -135,9 +135,11 @@ impl fmt::Display for Request {
 /// One log entry: the requests of every client that the leader proposed
 /// together (cross-connection batching: one entry, one round of appends and
 /// fsyncs, for everything that arrived while the previous entry was in
-/// flight). Applied in order.
+/// flight). Applied in order. Shared (`Arc`): openraft clones entries for
+/// every follower's replication and for apply, and a deep copy of many
+/// small argument vectors would cost more than the rest of the path.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Proposal(pub Vec<Request>);
+pub struct Proposal(pub std::sync::Arc<Vec<Request>>);
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
