@@ -327,6 +327,13 @@ fn wiped_follower_is_refused_instead_of_silently_rejoining() {
     let f = c.follower_of(l);
     c.kill9(f);
     std::fs::remove_dir_all(&c.nodes[f].dir).unwrap();
+    // Leadership moves to the third node, which never led while `f` was
+    // acknowledging: it knows from the marks recorded in the log.
+    let other = (0..3).find(|&i| i != l && i != f).unwrap();
+    let r: String = run(&mut lc, &["RAFT.TRANSFER_LEADER", &c.nodes[other].id]);
+    assert_eq!(r, c.nodes[other].id);
+    let l = other;
+    let mut lc = c.client(l);
     c.spawn(f);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !c.nodes[f].log().contains("Refusing to rejoin") {

@@ -520,8 +520,9 @@ impl PeerPool {
         }
     }
 
-    pub fn forget_acked(&self, id: &NodeId) {
-        self.inner.acked.lock().remove(id);
+    /// Keeps only the marks of nodes `keep` accepts (current members).
+    pub fn retain_acked(&self, keep: impl Fn(&NodeId) -> bool) {
+        self.inner.acked.lock().retain(|id, _| keep(id));
     }
 }
 

@@ -1023,7 +1023,7 @@ impl RaftNode {
                         .await
                         .map_err(fmt_err)?;
                 }
-                self.pool.forget_acked(&id);
+                self.pool.retain_acked(|n| *n != id);
                 tracing::info!(target: "helios::raft", "Node removed [node {id}]");
                 Ok("OK".into())
             }
@@ -1304,6 +1304,9 @@ impl RaftNode {
         let mut last_leader: Option<NodeId> = None;
         let mut last_term = 0;
         let mut election_logged = 0;
+        let marks_client = self.new_client_id();
+        let mut marks_seq = 0u64;
+        let mut marks_proposed: std::collections::BTreeSet<NodeId> = Default::default();
         let mut progress_logged: BTreeMap<NodeId, (Instant, u64)> = BTreeMap::new();
         loop {
             let m = rx.borrow_watched().clone();
@@ -1380,8 +1383,50 @@ impl RaftNode {
                         *entry = (now, idx);
                     }
                 }
+                // Record each follower's first acknowledgement in the log, so
+                // that later leaders can spot it coming back wiped.
+                if m.state == ServerState::Leader {
+                    let marks = self.sm.acked_marks();
+                    let missing: Vec<(NodeId, u64)> = acked
+                        .iter()
+                        .filter(|(id, idx)| {
+                            *idx > 0
+                                && !marks.iter().any(|(m, _)| m == id)
+                                && !marks_proposed.contains(id)
+                        })
+                        .cloned()
+                        .collect();
+                    if !missing.is_empty() {
+                        marks_proposed.extend(missing.iter().map(|(id, _)| id.clone()));
+                        marks_seq += 1;
+                        let req = Request {
+                            client: marks_client,
+                            seq: marks_seq,
+                            now_ms: 0,
+                            db: 0,
+                            resp3: false,
+                            cmds: Vec::new(),
+                            expired: Vec::new(),
+                            acked: missing,
+                        };
+                        let node = self.clone();
+                        tokio::spawn(async move { node.write_local(req).await });
+                    }
+                } else {
+                    marks_proposed.clear();
+                }
                 self.pool.record_acked(acked);
             }
+            // Every node keeps the recorded marks of current members, so it
+            // can check a returning follower once it leads.
+            let members: std::collections::BTreeSet<NodeId> = m
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, _)| id.clone())
+                .collect();
+            self.pool.retain_acked(|id| members.contains(id));
+            self.pool.record_acked(self.sm.acked_marks());
             if rx.changed().await.is_err() {
                 return;
             }
@@ -1437,6 +1482,7 @@ impl RaftNode {
                 resp3: false,
                 cmds: Vec::new(),
                 expired,
+                acked: Vec::new(),
             };
             let _ = self.write_local(req).await;
         }

@@ -273,6 +273,7 @@ fn request(client: u64, seq: u64, words: &[&str]) -> Request {
             .map(|w| Bytes::copy_from_slice(w.as_bytes()))
             .collect()],
         expired: Vec::new(),
+        acked: Vec::new(),
     }
 }
 

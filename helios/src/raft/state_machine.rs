@@ -18,11 +18,12 @@
 //!
 //! ```text
 //! magic      8  b"HRAFTSNP"
-//! version    4  u32 = 1
+//! version    4  u32 = 2
 //! meta_len   4  u32
 //! meta_crc   4  u32, CRC-32C of the meta bytes
 //! meta       meta_len bytes: postcard of SnapshotHeader
-//!                (openraft SnapshotMeta: last log id + membership; sessions)
+//!                (openraft SnapshotMeta: last log id + membership; sessions;
+//!                the acknowledgement marks of `Request::acked`)
 //! keyspace   the Atlas snapshot format (see persist::snapshot), to EOF
 //! ```
 //!
@@ -58,7 +59,7 @@ use crate::server::{Client, Server};
 pub const MAX_SESSIONS: usize = 10_000;
 
 const MAGIC: &[u8; 8] = b"HRAFTSNP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const PREFIX_LEN: usize = 20;
 const FILE_NAME: &str = "raft.snapshot";
 
@@ -77,6 +78,7 @@ pub struct Session {
 struct SnapshotHeader<C: HeliosConfig> {
     meta: SnapshotMetaOf<C>,
     sessions: Vec<Session>,
+    acked: Vec<(String, u64)>,
 }
 
 /// A snapshot on disk: what openraft hands around as `SnapshotData`.
@@ -91,6 +93,8 @@ struct Applied<C: HeliosConfig> {
     last_applied: Option<LogIdOf<C>>,
     membership: StoredMembershipOf<C>,
     sessions: HashMap<u64, Session>,
+    /// Highest index each member was recorded acknowledging.
+    acked: std::collections::BTreeMap<String, u64>,
 }
 
 /// Shared between the openraft state machine worker, snapshot builders and
@@ -137,6 +141,7 @@ impl<C: HeliosConfig> StateMachine<C> {
                     last_applied: None,
                     membership: Default::default(),
                     sessions: HashMap::new(),
+                    acked: Default::default(),
                 }),
                 snapshot_seq: Default::default(),
                 installed: Default::default(),
@@ -185,6 +190,12 @@ impl<C: HeliosConfig> StateMachine<C> {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Acknowledgements recorded through the log (see `Request::acked`).
+    pub fn acked_marks(&self) -> Vec<(String, u64)> {
+        let a = self.shared.applied.lock();
+        a.acked.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     pub fn last_applied(&self) -> Option<LogIdOf<C>> {
         self.shared.applied.lock().last_applied.clone()
     }
@@ -229,6 +240,10 @@ impl<C: HeliosConfig> StateMachine<C> {
                 action: None,
             };
             execute(&mut ctx, cmd);
+        }
+        for (node, index) in &req.acked {
+            let mark = applied.acked.entry(node.clone()).or_default();
+            *mark = (*mark).max(*index);
         }
         for (db, key) in &req.expired {
             // Expire only what is still expired at the leader's clock: the
@@ -385,6 +400,11 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
                     PayloadRef::Membership(m) => {
                         applied.membership =
                             StoredMembershipOf::<C>::new(Some(log_id.clone()), m.clone());
+                        // A removed node's marks go: added back, it starts
+                        // empty legitimately.
+                        let members: std::collections::BTreeSet<String> =
+                            m.nodes().map(|(id, _)| id.to_string()).collect();
+                        applied.acked.retain(|id, _| members.contains(id));
                         Vec::new()
                     }
                 };
@@ -429,6 +449,7 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
             applied.last_applied = meta.last_log_id.clone();
             applied.membership = meta.last_membership.clone();
             applied.sessions = header.sessions.into_iter().map(|s| (s.client, s)).collect();
+            applied.acked = header.acked.into_iter().collect();
             std::mem::replace(&mut store.ks, ks)
         };
         // Dropping a big keyspace takes a while: not under the lock.
@@ -479,6 +500,7 @@ impl<C: HeliosConfig> RaftSnapshotBuilder<C> for StateMachine<C> {
                         last_membership: applied.membership.clone(),
                     },
                     sessions,
+                    acked: applied.acked.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                 },
             )
         };

@@ -109,6 +109,10 @@ pub struct Request {
     /// Keys the leader's active expiry found expired: `(db, key)`, deleted
     /// on apply if still expired at `now_ms`.
     pub expired: Vec<(u32, Bytes)>,
+    /// Follower acknowledgements the leader records in the state machine:
+    /// `(node id, index)`. Every later leader then knows that a node which
+    /// comes back with an empty log has lost entries (a wiped data dir).
+    pub acked: Vec<(String, u64)>,
 }
 
 impl fmt::Display for Request {

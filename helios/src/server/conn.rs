@@ -584,6 +584,7 @@ async fn propose(
         resp3: pending.resp3,
         cmds: std::mem::take(&mut pending.cmds),
         expired: Vec::new(),
+        acked: Vec::new(),
     };
     let err = match node.write(req).await {
         WriteOutcome::Applied { reply, index } => {
