@@ -204,23 +204,6 @@ where
     }
 }
 
-/// The store reads through the same shared entries as its readers.
-impl<C: RaftTypeConfig> RaftLogReader<C> for LogStore<C>
-where
-    C::Entry: Clone,
-{
-    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
-        &mut self,
-        range: RB,
-    ) -> Result<Vec<C::Entry>, std::io::Error> {
-        self.reader().try_get_log_entries(range).await
-    }
-
-    async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, std::io::Error> {
-        self.reader().read_vote().await
-    }
-}
-
 impl<C> RaftLogStorage<C> for LogStore<C>
 where
     C: RaftTypeConfig,

@@ -74,9 +74,8 @@ pub struct RaftStatus {
     pub millis_since_quorum_ack: Option<u64>,
     pub voters: Vec<NodeId>,
     pub learners: Vec<NodeId>,
-    /// Leader only: (id, raft addr, match index, lag, online).
+    /// Leader only: every other member's replication progress.
     pub peers: Vec<PeerProgress>,
-    pub initialized: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -1224,7 +1223,6 @@ impl RaftNode {
             voters,
             learners,
             peers,
-            initialized: m.vote.leader_id().term > 0 || m.last_log_index.is_some(),
         }
     }
 
