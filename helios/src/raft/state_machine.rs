@@ -87,12 +87,57 @@ pub struct SnapshotFile {
     pub path: PathBuf,
 }
 
+/// The session table: the last request applied for each client, bounded
+/// by [`MAX_SESSIONS`]. Eviction takes the client whose last request is
+/// oldest (lowest index, then lowest id), so every node evicts the same one.
+#[derive(Debug, Default)]
+struct Sessions {
+    by_client: HashMap<u64, Session>,
+    /// `(index, client)` of every session, oldest first.
+    by_age: std::collections::BTreeSet<(u64, u64)>,
+}
+
+impl Sessions {
+    fn get(&self, client: u64) -> Option<&Session> {
+        self.by_client.get(&client)
+    }
+
+    fn insert(&mut self, session: Session) {
+        if let Some(old) = self.by_client.get(&session.client) {
+            self.by_age.remove(&(old.index, old.client));
+        }
+        self.by_age.insert((session.index, session.client));
+        self.by_client.insert(session.client, session);
+        while self.by_client.len() > MAX_SESSIONS {
+            let Some((_, oldest)) = self.by_age.pop_first() else {
+                break;
+            };
+            self.by_client.remove(&oldest);
+        }
+    }
+
+    fn from_vec(sessions: Vec<Session>) -> Sessions {
+        let mut table = Sessions::default();
+        for s in sessions {
+            table.insert(s);
+        }
+        table
+    }
+
+    /// Every session, ordered by client id (the snapshot's order).
+    fn to_vec(&self) -> Vec<Session> {
+        let mut v: Vec<Session> = self.by_client.values().cloned().collect();
+        v.sort_by_key(|s| s.client);
+        v
+    }
+}
+
 /// State machine bookkeeping outside the keyspace.
 #[derive(Debug)]
 struct Applied<C: HeliosConfig> {
     last_applied: Option<LogIdOf<C>>,
     membership: StoredMembershipOf<C>,
-    sessions: HashMap<u64, Session>,
+    sessions: Sessions,
     /// Highest index each member was recorded acknowledging.
     acked: std::collections::BTreeMap<String, u64>,
 }
@@ -140,7 +185,7 @@ impl<C: HeliosConfig> StateMachine<C> {
                 applied: Mutex::new(Applied {
                     last_applied: None,
                     membership: Default::default(),
-                    sessions: HashMap::new(),
+                    sessions: Sessions::default(),
                     acked: Default::default(),
                 }),
                 snapshot_seq: Default::default(),
@@ -200,16 +245,20 @@ impl<C: HeliosConfig> StateMachine<C> {
         self.shared.applied.lock().last_applied.clone()
     }
 
-    /// Applies one client request under the keyspace lock.
+    /// Applies one client request under the keyspace lock. `out` and
+    /// `client` are scratch space reused across the requests of an entry.
+    #[allow(clippy::too_many_arguments)]
     fn apply_request(
         &self,
         server: &Arc<Server>,
         store: &mut Store,
         applied: &mut Applied<C>,
+        out: &mut Out,
+        client: &mut Client,
         index: u64,
         req: &Request,
     ) -> Bytes {
-        if let Some(s) = applied.sessions.get(&req.client) {
+        if let Some(s) = applied.sessions.get(req.client) {
             if req.seq <= s.seq {
                 // A retry of a request already applied: same reply, no effect.
                 return if req.seq == s.seq {
@@ -222,8 +271,11 @@ impl<C: HeliosConfig> StateMachine<C> {
             }
         }
         store.ks.set_lazy_delete(true);
-        let mut out = Out::new(req.resp3);
-        let mut client = Client::internal();
+        out.buf.clear();
+        out.resp3 = req.resp3;
+        // A fresh client per request (no state leaks between clients), on
+        // the shared handle (which costs allocations to make).
+        *client = Client::new(Arc::clone(&client.handle), true);
         client.resp3 = req.resp3;
         client.db = (req.db as usize).min(store.ks.dbs.len().saturating_sub(1));
         for cmd in &req.cmds {
@@ -233,8 +285,8 @@ impl<C: HeliosConfig> StateMachine<C> {
             let mut ctx = Ctx {
                 server,
                 store,
-                client: &mut client,
-                out: &mut out,
+                client: &mut *client,
+                out: &mut *out,
                 now: req.now_ms.max(1),
                 loading: false,
                 action: None,
@@ -252,27 +304,14 @@ impl<C: HeliosConfig> StateMachine<C> {
                 let _ = db.get(key, req.now_ms.max(1));
             }
         }
-        let reply = Bytes::from(out.buf);
+        let reply = Bytes::copy_from_slice(&out.buf);
         if req.client != 0 {
-            applied.sessions.insert(
-                req.client,
-                Session {
-                    client: req.client,
-                    seq: req.seq,
-                    reply: reply.clone(),
-                    index,
-                },
-            );
-            if applied.sessions.len() > MAX_SESSIONS {
-                if let Some(oldest) = applied
-                    .sessions
-                    .values()
-                    .min_by_key(|s| (s.index, s.client))
-                    .map(|s| s.client)
-                {
-                    applied.sessions.remove(&oldest);
-                }
-            }
+            applied.sessions.insert(Session {
+                client: req.client,
+                seq: req.seq,
+                reply: reply.clone(),
+                index,
+            });
         }
         reply
     }
@@ -383,6 +422,8 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
                             .ok_or_else(|| {
                                 io_other("state machine is not attached to a running server")
                             })?;
+                        let mut out = Out::new(false);
+                        let mut client = Client::internal();
                         proposal
                             .0
                             .iter()
@@ -391,6 +432,8 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
                                     &server,
                                     &mut store,
                                     &mut applied,
+                                    &mut out,
+                                    &mut client,
                                     log_id.index,
                                     req,
                                 )
@@ -448,7 +491,7 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
             let mut applied = self.shared.applied.lock();
             applied.last_applied = meta.last_log_id.clone();
             applied.membership = meta.last_membership.clone();
-            applied.sessions = header.sessions.into_iter().map(|s| (s.client, s)).collect();
+            applied.sessions = Sessions::from_vec(header.sessions);
             applied.acked = header.acked.into_iter().collect();
             std::mem::replace(&mut store.ks, ks)
         };
@@ -490,8 +533,7 @@ impl<C: HeliosConfig> RaftSnapshotBuilder<C> for StateMachine<C> {
         let (view, header) = {
             let store = self.shared.store.lock();
             let applied = self.shared.applied.lock();
-            let mut sessions: Vec<Session> = applied.sessions.values().cloned().collect();
-            sessions.sort_by_key(|s| s.client);
+            let sessions = applied.sessions.to_vec();
             (
                 snapshot::capture(&store.ks),
                 SnapshotHeader::<C> {
@@ -531,5 +573,39 @@ impl<C: HeliosConfig> RaftSnapshotBuilder<C> for StateMachine<C> {
                 path: self.current_path(),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(client: u64, index: u64) -> Session {
+        Session {
+            client,
+            seq: index,
+            reply: Bytes::from_static(b"+OK\r\n"),
+            index,
+        }
+    }
+
+    #[test]
+    fn sessions_evict_the_oldest_last_request_and_updates_move_a_client() {
+        let mut t = Sessions::default();
+        for c in 1..=MAX_SESSIONS as u64 {
+            t.insert(session(c, c));
+        }
+        // Client 1 writes again: it is now the newest, so client 2 goes next.
+        t.insert(session(1, 20_000));
+        assert_eq!(t.by_age.len(), MAX_SESSIONS);
+        t.insert(session(50_000, 20_001));
+        assert_eq!(t.by_client.len(), MAX_SESSIONS);
+        assert!(t.get(2).is_none(), "the oldest session was kept");
+        assert_eq!(t.get(1).map(|s| s.index), Some(20_000));
+        assert!(t.get(3).is_some() && t.get(50_000).is_some());
+        assert_eq!(t.by_age.len(), t.by_client.len());
+        // Round trip through the snapshot form keeps the same table.
+        let again = Sessions::from_vec(t.to_vec());
+        assert_eq!(again.by_age, t.by_age);
     }
 }
