@@ -73,15 +73,19 @@ where
 }
 
 /// Installs the global subscriber. Other crates' events are shown at `warn`
-/// unless the level is `debug` or `trace`.
+/// unless the level is `debug` or `trace`; openraft's only at `error`: it
+/// warns on every heartbeat to a peer that is down (ten lines a second),
+/// and `helios::raft` already reports peers going and coming once each.
 pub fn init(config: &Config) {
     let level = config.log_level.as_str();
-    let others = if matches!(level, "debug" | "trace") {
-        level
+    let (others, openraft) = if matches!(level, "debug" | "trace") {
+        (level, level)
     } else {
-        "warn"
+        ("warn", "error")
     };
-    let filter = EnvFilter::new(format!("{others},helios={level},helios_atlasd={level}"));
+    let filter = EnvFilter::new(format!(
+        "{others},openraft={openraft},helios={level},helios_atlasd={level}"
+    ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
