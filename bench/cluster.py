@@ -8,8 +8,11 @@ one node) get the same `redis-benchmark -t set,get,incr -c 50` load, against
 the leader. Prints ops/s, p50/p99 and the ratio helios/redis.
 
 Section 2 (failover): a writer sends SETs as fast as it can, one at a time,
-to any node that answers; the leader is killed with SIGKILL (then, in a
-second series, stopped with SIGTERM, which hands leadership over first). The
+to any node that answers; the leader is killed with SIGKILL (a crash: the
+survivors find its port closed and elect at once), then in a second series
+frozen with SIGSTOP (a hung leader or a dead machine: only the election
+timeout can replace it; it is resumed afterwards and rejoins as a follower),
+then in a third stopped with SIGTERM (which hands leadership over first). The
 write-unavailability window of one failover is the gap between the last
 acknowledged write before the fault and the first one after it. Prints
 median and max over the runs. Every acknowledged write is then checked on
@@ -213,10 +216,23 @@ def section_throughput(binary, work, requests):
         redis.wait()
 
 
+SIGNALS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "term": signal.SIGTERM}
+LABELS = {
+    "kill": "kill -9 leader",
+    "stop": "SIGSTOP leader (hung)",
+    "term": "SIGTERM leader (transfer)",
+}
+
+
 def failover_run(cluster, how, settle):
     """One fault under a writer; returns (unavailable seconds, acked keys)."""
     leader = cluster.leader()
     ports = [n["port"] for n in cluster.nodes]
+    if how == "stop":
+        # A request sent to a frozen process just hangs (a client would
+        # wait out its own timeout): write through the followers, which
+        # forward to whichever node leads.
+        ports = [p for j, p in enumerate(ports) if j != leader]
     acked, times = [], []
     conn, which, i = None, 0, 0
     fault_at = None
@@ -226,7 +242,7 @@ def failover_run(cluster, how, settle):
         if fault_at is None and len(acked) >= 200:
             fault_at = time.time()
             proc = cluster.nodes[leader]["proc"]
-            proc.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
+            proc.send_signal(SIGNALS[how])
             t_end = fault_at + settle
         if t_end is not None and now > t_end:
             break
@@ -248,13 +264,18 @@ def failover_run(cluster, how, settle):
             conn = None
         except RuntimeError:
             time.sleep(0.005)
-    cluster.nodes[leader]["proc"].wait()
+    if how == "stop":
+        # Resumed, the old leader finds a newer term and follows.
+        cluster.nodes[leader]["proc"].send_signal(signal.SIGCONT)
+    else:
+        cluster.nodes[leader]["proc"].wait()
     before = [t for t in times if t <= fault_at]
     after = [t for t in times if t > fault_at]
     if not after:
         raise SystemExit("no write succeeded within %.1fs after the %s" % (settle, how))
     gap = after[0] - (before[-1] if before else fault_at)
-    cluster.start(leader)
+    if how != "stop":
+        cluster.start(leader)
     return gap, acked
 
 
@@ -274,7 +295,7 @@ def check_all(cluster, keys):
 
 def section_failover(binary, work, runs):
     print("== 2. failover: write unavailability with election_timeout 500ms (%d runs each)" % runs)
-    for how in ("kill", "term"):
+    for how in ("kill", "stop", "term"):
         cluster = Cluster(binary, os.path.join(work, "c2-" + how))
         try:
             gaps, keys = [], []
@@ -284,7 +305,7 @@ def section_failover(binary, work, runs):
                 keys += acked
                 cluster.leader()
             check_all(cluster, keys)
-            label = "kill -9 leader" if how == "kill" else "SIGTERM leader (transfer)"
+            label = LABELS[how]
             print("%-26s median %6.0f ms   max %6.0f ms   writes checked on all nodes: %d" % (
                 label, statistics.median(gaps) * 1000, max(gaps) * 1000, len(keys)))
         finally:

@@ -161,6 +161,14 @@ fn kill9_leader_under_writes_loses_no_acknowledged_write() {
     c.kill9(l);
     let new_leader = c.wait_for_leader(Duration::from_secs(30));
     assert_ne!(new_leader, l);
+    // The survivors saw the leader's process gone (its raft port refuses
+    // connections) and elected at once rather than after the timeout.
+    assert!(
+        (0..3).filter(|&i| i != l).any(|i| c.nodes[i]
+            .log()
+            .contains("is gone (its raft port refuses connections)")),
+        "no survivor took the crashed-leader fast path"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
@@ -192,8 +200,12 @@ fn paused_leader_steps_down_and_serves_no_stale_read() {
     let l = c.wait_for_leader(Duration::from_secs(30));
     let mut lc = c.client(l);
     assert_eq!(run::<String>(&mut lc, &["SET", "x", "old"]), "OK");
-    c.stop(l);
     let others: Vec<usize> = (0..3).filter(|&i| i != l).collect();
+    let mut fc = c.client(others[0]);
+    c.stop(l);
+    // Forwarded to the frozen leader, the write must not hang there: once
+    // the others elect a new leader, the follower sends it on.
+    assert_eq!(run::<String>(&mut fc, &["SET", "y", "during-pause"]), "OK");
     // The other two elect a leader among themselves.
     let deadline = Instant::now() + Duration::from_secs(20);
     let new_leader = loop {
@@ -230,7 +242,17 @@ fn paused_leader_steps_down_and_serves_no_stale_read() {
     }
     let leader = c.wait_for_leader(Duration::from_secs(30));
     assert_ne!(leader, l, "the paused leader kept leadership");
+    // A stopped process still holds its port: only the election timeout
+    // may replace it, never the crashed-leader fast path.
+    for i in others {
+        assert!(
+            !c.nodes[i].log().contains("is gone"),
+            "{} took a paused leader for a crashed one",
+            c.nodes[i].id
+        );
+    }
     assert_eq!(get(&mut c.client(l), "x").as_deref(), Some("new"));
+    assert_eq!(get(&mut c.client(l), "y").as_deref(), Some("during-pause"));
 }
 
 #[test]

@@ -275,18 +275,28 @@ impl Conn {
         let frame = encode_frame(id, rpc).map_err(|e| CallError::Unreachable(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
         self.pending.lock().insert(id, tx);
+        // Removes the entry however this call ends: reply, timeout, or the
+        // caller giving up on it (a forward abandoned for a new leader).
+        let _pending = PendingCall { conn: self, id };
         if !self.alive.load(Ordering::Acquire) || self.tx.send(frame).is_err() {
-            self.pending.lock().remove(&id);
             return Err(CallError::Unreachable("connection closed".into()));
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(CallError::Lost("connection lost before the reply".into())),
-            Err(_) => {
-                self.pending.lock().remove(&id);
-                Err(CallError::Timeout)
-            }
+            Err(_) => Err(CallError::Timeout),
         }
+    }
+}
+
+struct PendingCall<'a> {
+    conn: &'a Conn,
+    id: u64,
+}
+
+impl Drop for PendingCall<'_> {
+    fn drop(&mut self) {
+        self.conn.pending.lock().remove(&self.id);
     }
 }
 
@@ -835,6 +845,7 @@ async fn serve_conn(stream: TcpStream, node: Arc<RaftNode>) -> std::io::Result<(
     let mut incoming: HashMap<u64, Incoming> = HashMap::new();
     let mut appends = None;
     let r = serve_requests(&mut rd, &node, &tx, &mut incoming, &mut appends).await;
+    node.peer_connection_lost(&from);
     // Transfers cut off by a broken connection leave their partial files.
     for (_, inc) in incoming {
         let _ = std::fs::remove_file(inc.path);

@@ -698,7 +698,16 @@ impl RaftNode {
                     ForwardReply::NotLeader { leader: None }
                 };
             }
-            match peer.call(&rpc, left).await {
+            let call = tokio::select! {
+                r = peer.call(&rpc, left) => r,
+                // A hung leader (stopped, cut off) never answers; once a
+                // new one is known, go there. The old one may have the
+                // write in its log: the same (client, seq) is applied once.
+                new = self.leader_moved_from(leader) => {
+                    return ForwardReply::Retry { leader: Some(new) };
+                }
+            };
+            match call {
                 Ok(Reply::Forward(r)) => return r,
                 Ok(_) => return ForwardReply::Unknown("unexpected reply from the leader".into()),
                 Err(CallError::Timeout) => sent = true,
@@ -714,6 +723,20 @@ impl RaftNode {
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
+            }
+        }
+    }
+
+    /// Resolves once this node knows a leader other than `old`.
+    async fn leader_moved_from(&self, old: &NodeId) -> NodeId {
+        let mut rx = self.raft.metrics();
+        loop {
+            if let Some(l) = self.current_leader().filter(|l| l != old) {
+                return l;
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { std::future::pending::<()>().await },
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
     }
@@ -1050,6 +1073,75 @@ impl RaftNode {
 
     /// `RAFT.TRANSFER_LEADER [id]`: hands leadership to `to` (or the most
     /// caught-up voter) and waits until it has it.
+    /// A connection from `peer` broke. When `peer` is this node's leader
+    /// and its Raft port now refuses connections, its process is gone (a
+    /// crash, `kill -9`): nothing listens there, so it serves no reads and
+    /// commits nothing, and waiting out the election timeout only delays the
+    /// failover. The surviving voters then hold an election at once, as a
+    /// leadership transfer (which the other voters' leader lease does not
+    /// block), in id order: the lowest-id survivor first, the next one
+    /// `election_timeout / 2` later if no leader has emerged by then.
+    /// A leader that is merely slow, stopped or cut off still accepts (or
+    /// times out) connections, so none of this applies to it; the normal
+    /// election timeout does.
+    pub fn peer_connection_lost(self: &Arc<Self>, peer: &NodeId) {
+        if self.stopped.load(Ordering::Acquire) || *self.shutdown_tx.borrow() {
+            return;
+        }
+        let m = self.metrics();
+        if m.current_leader.as_ref() != Some(peer) || m.state != ServerState::Follower {
+            return;
+        }
+        let membership = m.membership_config.membership();
+        let mut survivors: Vec<NodeId> = membership.voter_ids().filter(|v| v != peer).collect();
+        survivors.sort();
+        let Some(rank) = survivors.iter().position(|v| *v == self.id) else {
+            return;
+        };
+        let Some(addr) = self.node_addr(&m, peer) else {
+            return;
+        };
+        let node = Arc::clone(self);
+        let peer = peer.clone();
+        let vote = m.vote;
+        tokio::spawn(async move {
+            // A killed process's connections close a moment before its
+            // listening socket does: probe a few times.
+            let mut refused = false;
+            for _ in 0..4 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let probe = tokio::time::timeout(
+                    Duration::from_millis(200),
+                    tokio::net::TcpStream::connect(&addr.raft_addr),
+                )
+                .await;
+                if let Ok(Err(e)) = probe {
+                    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                        refused = true;
+                        break;
+                    }
+                }
+            }
+            if !refused {
+                return;
+            }
+            tokio::time::sleep(node.election_timeout / 2 * rank as u32).await;
+            let m = node.metrics();
+            if m.current_leader.as_ref() != Some(&peer) || m.vote != vote {
+                return;
+            }
+            tracing::info!(
+                target: "helios::raft",
+                "Leader {peer} is gone (its raft port refuses connections): starting an election now [term {}]",
+                m.current_term
+            );
+            // No log position to wait for: the candidate's own log is what
+            // the other voters judge it by.
+            let req = openraft::raft::TransferLeaderRequest::new(vote, node.id.clone(), None);
+            let _ = node.raft.handle_transfer_leader(req).await;
+        });
+    }
+
     pub async fn transfer_leader(&self, to: Option<NodeId>) -> Result<NodeId, String> {
         let m = self.metrics();
         if m.state != ServerState::Leader {
