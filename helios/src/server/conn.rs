@@ -562,6 +562,26 @@ async fn read_barrier(node: &Arc<RaftNode>, last_write: u64) -> Result<(), Strin
     Ok(())
 }
 
+/// Copies commands out of the connection's read buffer into one allocation
+/// of their exact size. The entry they go into outlives the read (the log
+/// keeps recent entries in memory): as slices they would each pin a whole
+/// 16 KiB read buffer, and every read would need a fresh one.
+fn compact(mut cmds: Vec<Vec<Bytes>>) -> Vec<Vec<Bytes>> {
+    let total = cmds.iter().flatten().map(Bytes::len).sum();
+    let mut store = bytes::BytesMut::with_capacity(total);
+    for arg in cmds.iter().flatten() {
+        store.extend_from_slice(arg);
+    }
+    let store = store.freeze();
+    let mut at = 0;
+    for arg in cmds.iter_mut().flatten() {
+        let len = arg.len();
+        *arg = store.slice(at..at + len);
+        at += len;
+    }
+    cmds
+}
+
 /// Proposes the pending writes (if any) and appends their replies.
 async fn propose(
     node: &Arc<RaftNode>,
@@ -582,7 +602,7 @@ async fn propose(
         now_ms: unix_ms(),
         db: pending.db as u32,
         resp3: pending.resp3,
-        cmds: std::mem::take(&mut pending.cmds),
+        cmds: compact(std::mem::take(&mut pending.cmds)),
         expired: Vec::new(),
         acked: Vec::new(),
     };
