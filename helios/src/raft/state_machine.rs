@@ -422,7 +422,7 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
                             .ok_or_else(|| {
                                 io_other("state machine is not attached to a running server")
                             })?;
-                        let mut out = Out::new(false);
+                        let mut out = Out::with_capacity(false, 512);
                         let mut client = Client::internal();
                         proposal
                             .0

@@ -14,8 +14,15 @@ pub struct Out {
 
 impl Out {
     pub fn new(resp3: bool) -> Self {
+        Out::with_capacity(resp3, 4096)
+    }
+
+    /// A buffer for a few small replies: a request of 1 KiB or more from
+    /// glibc's malloc first consolidates its free lists, which is costly
+    /// when made once per Raft entry.
+    pub fn with_capacity(resp3: bool, capacity: usize) -> Self {
         Out {
-            buf: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(capacity),
             resp3,
         }
     }
