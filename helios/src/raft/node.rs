@@ -795,7 +795,7 @@ impl RaftNode {
             .unzip();
         let timeout = self.election_timeout * 4 + Duration::from_secs(1);
         let result =
-            tokio::time::timeout(timeout, self.raft.client_write(Proposal(Arc::new(reqs)))).await;
+            tokio::time::timeout(timeout, self.raft.client_write(Proposal::new(reqs))).await;
         let shared = match result {
             Ok(Ok(resp)) => {
                 let index = resp.log_id.index;

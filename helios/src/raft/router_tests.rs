@@ -285,7 +285,7 @@ async fn write(router: &Router, among: &[&str], req: Request) -> Bytes {
         let l = leader(router, among).await;
         let r = tokio::time::timeout(
             Duration::from_secs(2),
-            raft_of(router, &l).client_write(Proposal(Arc::new(vec![req.clone()]))),
+            raft_of(router, &l).client_write(Proposal::new(vec![req.clone()])),
         )
         .await;
         match r {

@@ -425,7 +425,7 @@ impl<C: HeliosConfig> RaftStateMachine<C> for StateMachine<C> {
                         let mut out = Out::with_capacity(false, 512);
                         let mut client = Client::internal();
                         proposal
-                            .0
+                            .requests()
                             .iter()
                             .map(|req| {
                                 self.apply_request(
