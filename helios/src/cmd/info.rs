@@ -275,6 +275,9 @@ fn raft_section(s: &mut String, st: &crate::raft::RaftStatus) {
     if let Some(ms) = st.millis_since_quorum_ack {
         let _ = write!(s, "raft_millis_since_quorum_ack:{ms}\r\n");
     }
+    if let Some(ms) = st.millis_since_leader_contact {
+        let _ = write!(s, "raft_millis_since_leader_contact:{ms}\r\n");
+    }
     let _ = write!(
         s,
         "raft_purged_index:{}\r\nraft_snapshots_installed:{}\r\n",

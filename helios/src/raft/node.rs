@@ -72,6 +72,8 @@ pub struct RaftStatus {
     pub purged_index: u64,
     pub snapshots_installed: u64,
     pub millis_since_quorum_ack: Option<u64>,
+    /// Followers and learners: time since a leader last sent AppendEntries.
+    pub millis_since_leader_contact: Option<u64>,
     pub voters: Vec<NodeId>,
     pub learners: Vec<NodeId>,
     /// Leader only: every other member's replication progress.
@@ -1311,6 +1313,13 @@ impl RaftNode {
                     .map(|t| openraft::Instant::elapsed(&**t).as_millis() as u64)
             } else {
                 None
+            },
+            millis_since_leader_contact: if m.state == ServerState::Leader {
+                None
+            } else {
+                self.leader_contact
+                    .lock()
+                    .map(|t| t.elapsed().as_millis() as u64)
             },
             voters,
             learners,
