@@ -1,0 +1,124 @@
+//! The command line: global flags and subcommands (clap derive). Parsing
+//! only; what each command does is in [`crate::cmd`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "helios-ctl",
+    version,
+    about = "Operate Helios clusters: render node configs, show status, check health"
+)]
+pub struct Cli {
+    /// Cluster spec (YAML): the nodes and their shared settings.
+    #[arg(short = 'f', long = "file", global = true, env = "HELIOS_CLUSTER")]
+    pub file: Option<PathBuf>,
+    /// Nodes to talk to instead of a spec: host:port of their client
+    /// (RESP) ports, comma-separated.
+    #[arg(long, global = true, value_delimiter = ',', env = "HELIOS_ENDPOINTS")]
+    pub endpoints: Vec<String>,
+    /// Output format for reports.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// How long to wait for each node (connect and reply), e.g. 2s, 500ms.
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "2s")]
+    pub timeout: Duration,
+    /// Print only the data (no hints on stderr).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour in tables: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with a whole cluster described by a spec file.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// One row per node: state, term, leader, commit, applied, lag.
+    Status,
+    /// Named health checks; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Write one helios-atlasd config file per node of the spec.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Directory for the node files (created if missing).
+    #[arg(short = 'd', long = "dir", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Most entries a node's applied index may trail the leader's commit
+    /// index before it counts as lagging (WARNING).
+    #[arg(long, default_value_t = 1000)]
+    pub max_lag: u64,
+    /// Check only the first endpoint, on its own view of the cluster (for
+    /// container health checks).
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// Parses `500ms`, `2s`, `1m` (humantime), naming the expected form on error.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("bad duration {s:?} ({e}); expected e.g. 500ms, 2s, 1m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_parse_anywhere_and_bad_durations_are_named() {
+        let cli = Cli::try_parse_from([
+            "helios-ctl",
+            "status",
+            "--endpoints",
+            "127.0.0.1:1,127.0.0.1:2",
+            "-o",
+            "json",
+            "--timeout",
+            "250ms",
+        ])
+        .unwrap();
+        assert_eq!(cli.endpoints, ["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(cli.output, Format::Json);
+        assert_eq!(cli.timeout, Duration::from_millis(250));
+        let err = Cli::try_parse_from(["helios-ctl", "status", "--timeout", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("expected e.g. 500ms"), "{err}");
+    }
+}

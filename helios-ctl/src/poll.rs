@@ -1,0 +1,236 @@
+//! Polling nodes: one `INFO` per node, all nodes at once (a thread each),
+//! each bounded by the timeout. A node that does not answer becomes a
+//! [`NodeReport`] with an error, never a stall.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::spec::ClusterSpec;
+
+/// A node to poll: its id when a spec names it, and its client address.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: Option<String>,
+    pub addr: String,
+}
+
+impl Target {
+    pub fn from_spec(spec: &ClusterSpec) -> Vec<Target> {
+        spec.nodes
+            .iter()
+            .map(|n| Target {
+                id: Some(n.id.clone()),
+                addr: n.client_address.clone(),
+            })
+            .collect()
+    }
+
+    pub fn from_endpoints(endpoints: &[String]) -> Vec<Target> {
+        endpoints
+            .iter()
+            .map(|e| Target {
+                id: None,
+                addr: e.trim().to_string(),
+            })
+            .collect()
+    }
+}
+
+/// What one node said about itself and the cluster (`INFO raft`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RaftView {
+    pub node_id: String,
+    pub state: String,
+    pub term: u64,
+    pub leader: Option<String>,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub last_log_index: u64,
+    pub voters: Vec<String>,
+    /// Milliseconds since this follower last heard from its leader.
+    pub last_contact_ms: Option<u64>,
+}
+
+/// One node's poll result.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    pub node: String,
+    pub addr: String,
+    #[serde(flatten)]
+    pub raft: Option<RaftView>,
+    pub error: Option<String>,
+}
+
+/// The socket address to connect to: listen-style addresses (`:6379`,
+/// `0.0.0.0:6379`) mean this machine.
+pub fn connect_addr(addr: &str) -> Result<SocketAddr, String> {
+    let sock = helios::config::parse_listen_addr(addr)
+        .or_else(|_| {
+            addr.to_socket_addrs()
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+        })
+        .map_err(|e| format!("bad address {addr:?}: {e}; expected host:port"))?;
+    Ok(if sock.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), sock.port())
+    } else {
+        sock
+    })
+}
+
+/// Sends one command and returns its reply as text.
+pub fn query(addr: &str, timeout: Duration, args: &[&str]) -> Result<String, String> {
+    let sock = connect_addr(addr)?;
+    let client =
+        redis::Client::open(format!("redis://{sock}/")).map_err(|e| format!("{addr}: {e}"))?;
+    let mut con = client
+        .get_connection_with_timeout(timeout)
+        .map_err(|e| format!("{addr}: {e}"))?;
+    con.set_read_timeout(Some(timeout))
+        .and_then(|_| con.set_write_timeout(Some(timeout)))
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    let reply: redis::Value = cmd.query(&mut con).map_err(|e| format!("{addr}: {e}"))?;
+    match reply {
+        redis::Value::BulkString(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        redis::Value::SimpleString(s) => Ok(s),
+        redis::Value::VerbatimString { text, .. } => Ok(text),
+        redis::Value::Okay => Ok("OK".into()),
+        other => Err(format!("{addr}: unexpected reply {other:?}")),
+    }
+}
+
+/// `INFO` text -> `field -> value`.
+pub fn parse_info(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.trim_end().split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The raft view from `INFO` fields; an error names what is missing.
+pub fn raft_view(info: &HashMap<String, String>) -> Result<RaftView, String> {
+    if info.get("raft_enabled").map(String::as_str) != Some("true") {
+        return Err("raft is not enabled on this node (standalone mode)".into());
+    }
+    let text = |k: &str| -> Result<String, String> {
+        info.get(k)
+            .cloned()
+            .ok_or_else(|| format!("INFO has no {k} field"))
+    };
+    let num = |k: &str| -> Result<u64, String> {
+        text(k)?
+            .parse()
+            .map_err(|_| format!("INFO field {k} is not a number"))
+    };
+    let leader = text("raft_leader")?;
+    Ok(RaftView {
+        node_id: text("raft_node_id")?,
+        state: text("raft_state")?,
+        term: num("raft_term")?,
+        leader: (!leader.is_empty()).then_some(leader),
+        commit_index: num("raft_commit_index")?,
+        applied_index: num("raft_applied_index")?,
+        last_log_index: num("raft_last_log_index")?,
+        voters: text("raft_voters")?
+            .split(',')
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect(),
+        last_contact_ms: info
+            .get("raft_millis_since_leader_contact")
+            .and_then(|v| v.parse().ok()),
+    })
+}
+
+/// Polls every target at once.
+pub fn poll_all(targets: &[Target], timeout: Duration) -> Vec<NodeReport> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|t| s.spawn(move || poll_one(t, timeout)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(targets)
+            .map(|(h, t)| {
+                h.join().unwrap_or_else(|_| NodeReport {
+                    node: t.id.clone().unwrap_or_default(),
+                    addr: t.addr.clone(),
+                    raft: None,
+                    error: Some("poll panicked".into()),
+                })
+            })
+            .collect()
+    })
+}
+
+fn poll_one(t: &Target, timeout: Duration) -> NodeReport {
+    let result =
+        query(&t.addr, timeout, &["INFO", "raft"]).and_then(|text| raft_view(&parse_info(&text)));
+    match result {
+        Ok(view) => NodeReport {
+            node: t.id.clone().unwrap_or_else(|| view.node_id.clone()),
+            addr: t.addr.clone(),
+            raft: Some(view),
+            error: None,
+        },
+        Err(e) => NodeReport {
+            node: t.id.clone().unwrap_or_else(|| "?".into()),
+            addr: t.addr.clone(),
+            raft: None,
+            error: Some(e),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raft_view_reads_info_and_names_missing_fields() {
+        let info = "# Raft\r\nraft_enabled:true\r\nraft_node_id:node-2\r\nraft_state:Follower\r\nraft_leader:node-1\r\nraft_leader_addr:127.0.0.1:7000\r\nraft_term:4\r\nraft_commit_index:10\r\nraft_applied_index:9\r\nraft_last_log_index:10\r\nraft_voters:node-1,node-2,node-3\r\nraft_millis_since_leader_contact:12\r\n";
+        let v = raft_view(&parse_info(info)).unwrap();
+        assert_eq!(v.leader.as_deref(), Some("node-1"));
+        assert_eq!((v.term, v.commit_index, v.applied_index), (4, 10, 9));
+        assert_eq!(v.voters.len(), 3);
+        assert_eq!(v.last_contact_ms, Some(12));
+        let e = raft_view(&parse_info(&info.replace("raft_term:4\r\n", ""))).unwrap_err();
+        assert!(e.contains("raft_term"), "{e}");
+        let e = raft_view(&parse_info("# Server\r\nredis_version:7.2.0\r\n")).unwrap_err();
+        assert!(e.contains("standalone"), "{e}");
+    }
+
+    #[test]
+    fn listen_style_addresses_connect_to_this_machine() {
+        assert_eq!(connect_addr(":6379").unwrap().to_string(), "127.0.0.1:6379");
+        assert_eq!(
+            connect_addr("10.0.0.5:7000").unwrap().to_string(),
+            "10.0.0.5:7000"
+        );
+        assert!(connect_addr("nohost").is_err());
+    }
+
+    #[test]
+    fn a_dead_node_is_reported_not_waited_for() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let r = poll_all(
+            &Target::from_endpoints(&[format!("127.0.0.1:{port}")]),
+            Duration::from_millis(500),
+        );
+        assert!(r[0].raft.is_none());
+        assert!(r[0].error.is_some());
+    }
+}

@@ -1,0 +1,218 @@
+//! helios-ctl against real helios-atlasd processes: `cluster render`
+//! produces the node files the daemons start from; `status` and `health`
+//! report on the running cluster, with 0, 1 and 2 of 3 nodes down.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// helios-atlasd from the same target directory as this test's helios-ctl
+/// (`cargo test --workspace` builds both).
+fn atlasd() -> PathBuf {
+    let ctl = PathBuf::from(env!("CARGO_BIN_EXE_helios-ctl"));
+    let path = ctl.with_file_name("helios-atlasd");
+    assert!(
+        path.exists(),
+        "{} not found: build it first (cargo build -p helios-atlasd)",
+        path.display()
+    );
+    path
+}
+
+fn ctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_helios-ctl"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}stderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct Nodes {
+    children: Vec<Option<Child>>,
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Nodes {
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+fn write_spec(dir: &Path) -> (PathBuf, Vec<u16>) {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut spec = format!(
+        "name: test\ndata_dir: {}\nnodes:\n",
+        dir.join("data").display()
+    );
+    for (i, p) in ports.iter().enumerate() {
+        spec += &format!(
+            "  - id: node-{}\n    client_address: 127.0.0.1:{p}\n    raft_address: 127.0.0.1:{}\n",
+            i + 1,
+            free_port()
+        );
+    }
+    spec += "raft:\n  heartbeat_timeout: 100ms\n  election_timeout: 500ms\n";
+    let path = dir.join("cluster.yaml");
+    std::fs::write(&path, spec).unwrap();
+    (path, ports)
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn render_start_status_and_health_with_nodes_going_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, ports) = write_spec(dir.path());
+    let spec = spec.to_str().unwrap();
+    let conf = dir.path().join("conf");
+    let o = ctl(&[
+        "cluster",
+        "render",
+        "-f",
+        spec,
+        "--dir",
+        conf.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut nodes = Nodes {
+        children: Vec::new(),
+    };
+    for i in 1..=3 {
+        let file = conf.join(format!("node-{i}.yaml"));
+        let child = Command::new(atlasd())
+            .arg("-config")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        nodes.children.push(Some(child));
+    }
+    wait_for("a healthy cluster", Duration::from_secs(30), || {
+        ctl(&["health", "-f", spec]).status.code() == Some(0)
+    });
+
+    let o = ctl(&["status", "-f", spec]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let table = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(table.starts_with("NODE"), "{table}");
+    assert_eq!(table.matches("● Leader").count(), 1, "{table}");
+    assert_eq!(table.matches("○ Follower").count(), 2, "{table}");
+
+    let o = ctl(&["status", "-f", spec, "-o", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let leader = rows
+        .iter()
+        .find(|r| r["state"] == "Leader")
+        .expect("a leader row")["node_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        rows.iter().all(|r| r["leader"] == leader.as_str()),
+        "{rows:?}"
+    );
+    // Followers report how long ago their leader last reached them.
+    for r in rows.iter().filter(|r| r["state"] == "Follower") {
+        assert!(r["last_contact_ms"].as_u64().is_some(), "{r}");
+    }
+    let leader_idx: usize = leader.trim_start_matches("node-").parse::<usize>().unwrap() - 1;
+
+    // One follower down: degraded, still serving.
+    let follower = (0..3).find(|&i| i != leader_idx).unwrap();
+    nodes.kill(follower);
+    let o = ctl(&["health", "-f", spec, "--timeout", "1s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("HEALTH WARNING"),
+        "{}",
+        text(&o)
+    );
+    let o = ctl(&["status", "-f", spec, "--timeout", "1s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("✗ down"),
+        "{}",
+        text(&o)
+    );
+    // The survivor still passes its own container check.
+    let survivor = (0..3).find(|&i| i != leader_idx && i != follower).unwrap();
+    let endpoint = format!("127.0.0.1:{}", ports[survivor]);
+    let o = ctl(&["health", "--local", "--endpoints", &endpoint]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Two down: no quorum.
+    nodes.kill(leader_idx);
+    let o = ctl(&["health", "-f", spec, "--timeout", "1s", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["status"], "CRITICAL");
+    let quorum = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "quorum-reachable")
+        .unwrap();
+    assert_eq!(quorum["status"], "CRITICAL", "{report}");
+}
+
+#[test]
+fn bad_input_exits_with_the_documented_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("bad.yaml");
+    std::fs::write(
+        &spec,
+        "name: x\nnodes:\n  - id: a\n    client_adress: 127.0.0.1:1\n",
+    )
+    .unwrap();
+    let o = ctl(&["status", "-f", spec.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("client_adress"),
+        "{}",
+        text(&o)
+    );
+    // health: usage problems are UNKNOWN (3), as Nagios expects.
+    let o = ctl(&["health"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = ctl(&["health", "--max-lag", "lots"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = ctl(&["status", "--bogus"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
