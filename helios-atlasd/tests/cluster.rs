@@ -644,6 +644,25 @@ fn cluster_forms_with_a_late_node_and_restarts_never_reinitialize() {
     let l = c.wait_for_leader(Duration::from_secs(30));
     assert_ne!(l, 0);
     let _: String = run(&mut c.client(l), &["SET", "early", "1"]);
+    // A configured peer that is down costs the leader a reconnect attempt
+    // per backoff step, not a busy loop (it once burned a whole core).
+    let cpu_ticks = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    let before = cpu_ticks(c.nodes[l].pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(c.nodes[l].pid()) - before;
+    assert!(
+        used < 100,
+        "the leader used {used} clock ticks of CPU in 2 s while idle with a peer down"
+    );
     // The late node joins the existing cluster instead of initializing.
     c.spawn(0);
     c.wait_for_leader(Duration::from_secs(30));

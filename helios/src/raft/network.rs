@@ -321,6 +321,14 @@ impl PeerClient {
         self.addr.lock().clone()
     }
 
+    /// How long until the next connection attempt is allowed (zero when
+    /// connected or due).
+    fn retry_in(&self) -> Duration {
+        self.backoff.lock().next_try.map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(Instant::now())
+        })
+    }
+
     async fn connection(&self) -> Result<Arc<Conn>, CallError> {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
@@ -606,7 +614,21 @@ impl RaftNetworkV2<C> for Network {
         S: futures_util::Stream<Item = AppendEntriesRequest<C>> + OptionalSend + Unpin + 'static,
     {
         Box::pin(async move {
-            let conn = self.peer.connection().await.map_err(call_error)?;
+            let conn = match self.peer.connection().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // openraft opens the next stream as soon as this one
+                    // fails (its backoff only paces an open stream): wait
+                    // for the reconnect backoff here, or a down peer keeps
+                    // the leader in a busy loop.
+                    let wait = self.peer.retry_in().clamp(
+                        Duration::from_millis(10),
+                        option.soft_ttl().max(Duration::from_millis(10)),
+                    );
+                    tokio::time::sleep(wait).await;
+                    return Err(call_error(e));
+                }
+            };
             let (pending_tx, pending_rx) =
                 mpsc::channel::<(u64, oneshot::Receiver<Reply>)>(PIPELINE_DEPTH);
             let sender_conn = conn.clone();
