@@ -65,6 +65,34 @@ pub enum Command {
 pub enum ClusterCommand {
     /// Write one helios-atlasd config file per node of the spec.
     Render(RenderArgs),
+    /// Start every node of the spec as a local process, wait for one agreed
+    /// leader, print the status table.
+    Up(UpArgs),
+    /// Stop the nodes `cluster up` started (SHUTDOWN, then SIGKILL).
+    Down(DownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where node configs, data, logs and pid files go.
+    #[arg(long, default_value = ".helios")]
+    pub dir: PathBuf,
+    /// The helios-atlasd executable [default: next to helios-ctl, else on PATH].
+    #[arg(long)]
+    pub atlasd: Option<PathBuf>,
+    /// How long to wait for the cluster to elect a leader.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub wait: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// The directory given to `cluster up`.
+    #[arg(long, default_value = ".helios")]
+    pub dir: PathBuf,
+    /// How long each node gets to shut down before SIGKILL.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub grace: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -2,8 +2,8 @@
 //! node polling they share. The binary only parses arguments and maps the
 //! outcome to an exit code (see `main.rs` for the table).
 //!
-//! Nodes are reached over RESP (`INFO`, `RAFT.*`) with the `redis` crate,
-//! each poll bounded by `--timeout`, so one dead node never stalls a report.
+//! Nodes are reached over RESP (`INFO`, `RAFT.*`, `SHUTDOWN`), every step
+//! bounded by `--timeout`, so one dead or silent node never stalls a report.
 
 pub mod cli;
 pub mod cmd;

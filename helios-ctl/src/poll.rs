@@ -81,28 +81,47 @@ pub fn connect_addr(addr: &str) -> Result<SocketAddr, String> {
     })
 }
 
-/// Sends one command and returns its reply as text.
+/// Sends one command and returns its reply as text. Every step (connect,
+/// write, each read) is bounded by `timeout`: a node that accepts the
+/// connection but never answers (stopped, overloaded, not Helios at all)
+/// costs one timeout, never a hang. (The `redis` crate's sync client
+/// sends its own handshake on connect without a read timeout, which is
+/// why this speaks RESP itself: one command, one reply.)
 pub fn query(addr: &str, timeout: Duration, args: &[&str]) -> Result<String, String> {
+    use std::io::{BufRead, BufReader, Read, Write};
     let sock = connect_addr(addr)?;
-    let client =
-        redis::Client::open(format!("redis://{sock}/")).map_err(|e| format!("{addr}: {e}"))?;
-    let mut con = client
-        .get_connection_with_timeout(timeout)
-        .map_err(|e| format!("{addr}: {e}"))?;
-    con.set_read_timeout(Some(timeout))
-        .and_then(|_| con.set_write_timeout(Some(timeout)))
-        .map_err(|e| format!("{addr}: {e}"))?;
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
+    let fail = |e: std::io::Error| format!("{addr}: {e}");
+    let stream = std::net::TcpStream::connect_timeout(&sock, timeout).map_err(fail)?;
+    stream.set_read_timeout(Some(timeout)).map_err(fail)?;
+    stream.set_write_timeout(Some(timeout)).map_err(fail)?;
+    let mut frame = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        frame.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        frame.extend_from_slice(a.as_bytes());
+        frame.extend_from_slice(b"\r\n");
     }
-    let reply: redis::Value = cmd.query(&mut con).map_err(|e| format!("{addr}: {e}"))?;
-    match reply {
-        redis::Value::BulkString(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-        redis::Value::SimpleString(s) => Ok(s),
-        redis::Value::VerbatimString { text, .. } => Ok(text),
-        redis::Value::Okay => Ok("OK".into()),
-        other => Err(format!("{addr}: unexpected reply {other:?}")),
+    (&stream).write_all(&frame).map_err(fail)?;
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).map_err(fail)? == 0 {
+        return Err(format!("{addr}: connection closed without a reply"));
+    }
+    let line = line.trim_end_matches(['\r', '\n']);
+    match line.split_at_checked(1) {
+        Some(("+", text)) | Some((":", text)) => Ok(text.to_string()),
+        Some(("-", err)) => Err(format!("{addr}: {err}")),
+        Some(("$", len)) => {
+            let len: usize = len
+                .parse()
+                .map_err(|_| format!("{addr}: bad bulk length {len:?}"))?;
+            let mut body = vec![0; len + 2];
+            reader.read_exact(&mut body).map_err(fail)?;
+            body.truncate(len);
+            Ok(String::from_utf8_lossy(&body).into_owned())
+        }
+        _ => Err(format!(
+            "{addr}: unexpected reply {line:?} (not a Redis-protocol server?)"
+        )),
     }
 }
 
@@ -217,6 +236,17 @@ mod tests {
             "10.0.0.5:7000"
         );
         assert!(connect_addr("nohost").is_err());
+    }
+
+    #[test]
+    fn a_silent_node_costs_one_timeout_not_a_hang() {
+        // Accepts connections (the kernel does) but never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap().to_string();
+        let t = std::time::Instant::now();
+        let r = poll_all(&Target::from_endpoints(&[addr]), Duration::from_millis(300));
+        assert!(r[0].error.is_some());
+        assert!(t.elapsed() < Duration::from_secs(30), "poll hung");
     }
 
     #[test]

@@ -216,3 +216,97 @@ fn bad_input_exits_with_the_documented_codes() {
     let o = ctl(&["status", "--bogus"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Stops whatever `cluster up` left running, even when the test failed.
+struct Down<'a> {
+    spec: &'a str,
+    dir: &'a str,
+}
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = ctl(&[
+            "cluster", "down", "-f", self.spec, "--dir", self.dir, "--grace", "2s",
+        ]);
+    }
+}
+
+#[test]
+fn cluster_up_starts_a_healthy_cluster_is_idempotent_and_down_stops_it() {
+    atlasd();
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, ports) = write_spec(dir.path());
+    let spec = spec.to_str().unwrap();
+    let run_dir = dir.path().join("run");
+    let run = run_dir.to_str().unwrap();
+    let _guard = Down { spec, dir: run };
+
+    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.matches("● Leader").count(), 1, "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is up; connect with redis-cli"),
+        "{}",
+        text(&o)
+    );
+    for id in ["node-1", "node-2", "node-3"] {
+        assert!(run_dir.join("pids").join(format!("{id}.pid")).exists());
+        assert!(run_dir.join("logs").join(format!("{id}.log")).exists());
+    }
+
+    // Again: nothing new starts, the report is the same.
+    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr)
+            .matches("is already running")
+            .count(),
+        3,
+        "{}",
+        text(&o)
+    );
+
+    let o = ctl(&["cluster", "down", "-f", spec, "--dir", run]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("stopped 3 node(s)"),
+        "{}",
+        text(&o)
+    );
+    let endpoints = ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let o = ctl(&["status", "--endpoints", &endpoints, "--timeout", "1s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).matches("✗ down").count(),
+        3,
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_dir(run_dir.join("pids")).unwrap().count(), 0);
+}
+
+#[test]
+fn cluster_up_reports_a_node_that_cannot_start() {
+    atlasd();
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, ports) = write_spec(dir.path());
+    // Something else holds node-2's client port.
+    let _squatter = std::net::TcpListener::bind(("127.0.0.1", ports[1])).unwrap();
+    let spec = spec.to_str().unwrap();
+    let run = dir.path().join("run");
+    let run = run.to_str().unwrap();
+    let _guard = Down { spec, dir: run };
+    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run, "--wait", "20s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("node-2 exited") && err.contains("Address already in use"),
+        "{}",
+        text(&o)
+    );
+}

@@ -1,3 +1,5 @@
+//! `cluster render` (here) and `cluster up|down` ([`super::local`]).
+//!
 //! `cluster render`: one `helios-atlasd` config file per node of the spec,
 //! named `<id>.yaml`, in the shape of the seed's `cluster-node*.yaml`.
 //! Each file is loaded back with the daemon's own config code before this
@@ -12,6 +14,8 @@ use crate::Error;
 pub fn run(cli: &Cli, cmd: &ClusterCommand) -> Result<u8, Error> {
     match cmd {
         ClusterCommand::Render(args) => render(cli, args),
+        ClusterCommand::Up(args) => super::local::up(cli, args),
+        ClusterCommand::Down(args) => super::local::down(cli, args),
     }
 }
 

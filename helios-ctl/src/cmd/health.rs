@@ -190,7 +190,17 @@ pub fn evaluate(reports: &[NodeReport], max_lag: u64) -> HealthReport {
     });
 
     let named: BTreeSet<Option<String>> = views.iter().map(|v| v.leader.clone()).collect();
+    // A node that knows the leader but has not received the membership yet
+    // reports Learner (or Candidate): not settled.
+    let unsettled: Vec<String> = views
+        .iter()
+        .filter(|v| v.state != "Leader" && v.state != "Follower")
+        .map(|v| format!("{} is {}", v.node_id, v.state))
+        .collect();
     checks.push(match (&newest, named.len()) {
+        (Some(_), 1) if !unsettled.is_empty() => {
+            check("agreed-leader", Level::Warning, unsettled.join(", "))
+        }
         (Some((id, _)), 1) if named.contains(&Some(id.clone())) => check(
             "agreed-leader",
             Level::Ok,
@@ -524,6 +534,20 @@ mod tests {
         assert_eq!(level_of(&r, "single-leader"), Level::Warning);
         assert_eq!(level_of(&r, "agreed-leader"), Level::Warning);
         assert_eq!(r.status, Level::Warning);
+    }
+
+    #[test]
+    fn a_node_not_yet_in_the_membership_is_not_settled() {
+        let r = evaluate(
+            &[
+                node("a", "Leader", 3, Some("a"), 10, 10),
+                node("b", "Follower", 3, Some("a"), 10, 10),
+                node("c", "Learner", 3, Some("a"), 10, 10),
+            ],
+            1000,
+        );
+        assert_eq!(level_of(&r, "agreed-leader"), Level::Warning);
+        assert!(r.summary.contains("c is Learner"), "{}", r.summary);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod health;
+pub mod local;
 pub mod status;
 
 use crate::cli::Cli;
