@@ -65,11 +65,21 @@ pub enum Command {
 pub enum ClusterCommand {
     /// Write one helios-atlasd config file per node of the spec.
     Render(RenderArgs),
+    /// Form the cluster from running nodes: initialize once, add members
+    /// that are missing, wait for one agreed leader, print the status table.
+    Init(InitArgs),
     /// Start every node of the spec as a local process, wait for one agreed
     /// leader, print the status table.
     Up(UpArgs),
     /// Stop the nodes `cluster up` started (SHUTDOWN, then SIGKILL).
     Down(DownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// How long to wait for every node to answer and for one agreed leader.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub wait: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -310,3 +310,56 @@ fn cluster_up_reports_a_node_that_cannot_start() {
         text(&o)
     );
 }
+
+#[test]
+fn cluster_init_forms_a_cluster_from_nodes_started_without_peers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec_path, _) = write_spec(dir.path());
+    let (spec, _) = helios_ctl::spec::ClusterSpec::load(&spec_path).unwrap();
+    let mut nodes = Nodes {
+        children: Vec::new(),
+    };
+    for n in &spec.nodes {
+        let data = dir.path().join("data").join(&n.id);
+        let child = Command::new(atlasd())
+            .arg(format!("-data-dir={}", data.display()))
+            .arg(format!("-listen={}", n.client_address))
+            .arg("-raft=true")
+            .arg(format!("-raft-node-id={}", n.id))
+            .arg(format!("-raft-addr={}", n.raft_address))
+            .arg(format!("-raft-data-dir={}", data.join("raft").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        nodes.children.push(Some(child));
+    }
+    let spec_arg = spec_path.to_str().unwrap();
+    let o = ctl(&["cluster", "init", "-f", spec_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.matches("● Leader").count(), 1, "{}", text(&o));
+    assert_eq!(out.matches("○ Follower").count(), 2, "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("RAFT.CLUSTER INIT on node-1: OK"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(err.matches("RAFT.NODE ADD").count(), 2, "{}", text(&o));
+    // Formed: a second run only reports.
+    let o = ctl(&["cluster", "init", "-f", spec_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("RAFT.CLUSTER INIT") && !err.contains("RAFT.NODE ADD"),
+        "{}",
+        text(&o)
+    );
+    let o = ctl(&["status", "-f", spec_arg, "-o", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for r in rows.as_array().unwrap() {
+        assert_eq!(r["voters"].as_array().unwrap().len(), 3, "{r}");
+    }
+    drop(nodes);
+}

@@ -1,4 +1,13 @@
-//! `cluster render` (here) and `cluster up|down` ([`super::local`]).
+//! `cluster render` and `cluster init` (here), `cluster up|down`
+//! ([`super::local`]).
+//!
+//! `cluster init`: for nodes that are running but not yet one cluster
+//! (started without peers, as for `RAFT.NODE ADD`, or waiting for a
+//! majority). It waits until every node of the spec answers, sends
+//! `RAFT.CLUSTER INIT` to the first node unless some node already has a
+//! leader, adds every spec node the membership lacks with `RAFT.NODE ADD`
+//! (learner, catch-up, voter), and waits until `health` passes. On a formed
+//! cluster it only reports: running it twice is safe.
 //!
 //! `cluster render`: one `helios-atlasd` config file per node of the spec,
 //! named `<id>.yaml`, in the shape of the seed's `cluster-node*.yaml`.
@@ -8,12 +17,17 @@
 
 use std::path::Path;
 
-use crate::cli::{Cli, ClusterCommand, RenderArgs};
+use std::time::{Duration, Instant};
+
+use crate::cli::{Cli, ClusterCommand, InitArgs, RenderArgs};
+use crate::cmd::health::{self, Level};
+use crate::poll::{self, Target};
 use crate::Error;
 
 pub fn run(cli: &Cli, cmd: &ClusterCommand) -> Result<u8, Error> {
     match cmd {
         ClusterCommand::Render(args) => render(cli, args),
+        ClusterCommand::Init(args) => init(cli, args),
         ClusterCommand::Up(args) => super::local::up(cli, args),
         ClusterCommand::Down(args) => super::local::down(cli, args),
     }
@@ -54,4 +68,113 @@ fn render(cli: &Cli, args: &RenderArgs) -> Result<u8, Error> {
         println!("{}", path.display());
     }
     Ok(0)
+}
+
+fn init(cli: &Cli, args: &InitArgs) -> Result<u8, Error> {
+    let spec = super::load_spec(cli)?;
+    let targets = Target::from_spec(&spec);
+    let deadline = Instant::now() + args.wait;
+    let say = |msg: String| {
+        if !cli.quiet {
+            eprintln!("helios-ctl: {msg}");
+        }
+    };
+    // 1. Every node answers.
+    let mut reported = std::collections::BTreeSet::new();
+    let reports = loop {
+        let reports = poll::poll_all(&targets, cli.timeout);
+        for r in reports.iter().filter(|r| r.raft.is_some()) {
+            if reported.insert(r.node.clone()) {
+                say(format!("{} answers at {}", r.node, r.addr));
+            }
+        }
+        if reports.iter().all(|r| r.raft.is_some()) {
+            break reports;
+        }
+        if Instant::now() >= deadline {
+            let down: Vec<String> = reports
+                .iter()
+                .filter(|r| r.raft.is_none())
+                .map(|r| format!("{} ({})", r.node, r.error.as_deref().unwrap_or("no answer")))
+                .collect();
+            return Err(Error::Failed(format!(
+                "not every node answered within {}: {}",
+                humantime::format_duration(args.wait),
+                down.join(", ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // 2. Initialize once.
+    let has_leader = |reports: &[poll::NodeReport]| {
+        reports
+            .iter()
+            .filter_map(|r| r.raft.as_ref())
+            .find(|v| v.state == "Leader")
+            .map(|v| v.node_id.clone())
+    };
+    if has_leader(&reports).is_none() {
+        let first = &spec.nodes[0];
+        let reply = poll::query(
+            &first.client_address,
+            cli.timeout,
+            &["RAFT.CLUSTER", "INIT"],
+        )
+        .map_err(Error::Failed)?;
+        say(format!("RAFT.CLUSTER INIT on {}: {reply}", first.id));
+    }
+    let leader = loop {
+        let reports = poll::poll_all(&targets, cli.timeout);
+        if let Some(l) = has_leader(&reports) {
+            break (l, reports);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Failed("no leader was elected in time".into()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // 3. Add the members the leader's membership lacks.
+    let (leader_id, reports) = leader;
+    let voters: Vec<String> = reports
+        .iter()
+        .filter_map(|r| r.raft.as_ref())
+        .find(|v| v.node_id == leader_id)
+        .map(|v| v.voters.clone())
+        .unwrap_or_default();
+    let leader_addr = &spec
+        .nodes
+        .iter()
+        .find(|n| n.id == leader_id)
+        .map(|n| n.client_address.clone())
+        .unwrap_or_else(|| spec.nodes[0].client_address.clone());
+    for node in spec.nodes.iter().filter(|n| !voters.contains(&n.id)) {
+        // Catch-up before promotion can take a while: a generous timeout.
+        let reply = poll::query(
+            leader_addr,
+            cli.timeout.max(Duration::from_secs(70)),
+            &["RAFT.NODE", "ADD", &node.id, &node.raft_address],
+        )
+        .map_err(|e| Error::Failed(format!("adding {}: {e}", node.id)))?;
+        say(format!("RAFT.NODE ADD {}: {reply}", node.id));
+    }
+    // 4. One agreed leader, every node settled.
+    loop {
+        let reports = poll::poll_all(&targets, cli.timeout);
+        let report = health::evaluate(&reports, u64::MAX);
+        if report.status == Level::Ok {
+            let rows = super::status::rows(reports);
+            print!(
+                "{}",
+                super::status::render(&rows, crate::output::use_color(cli.color))
+            );
+            return Ok(0);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Failed(format!(
+                "the cluster did not settle in time: {}",
+                report.summary
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
