@@ -108,6 +108,18 @@ fn render_start_status_and_health_with_nodes_going_down() {
         conf.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    let o = ctl(&[
+        "cluster",
+        "render",
+        "-f",
+        spec,
+        "--dir",
+        conf.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let written: Vec<String> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(written.len(), 3, "{}", text(&o));
     let mut nodes = Nodes {
         children: Vec::new(),
     };
@@ -215,6 +227,14 @@ fn bad_input_exits_with_the_documented_codes() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let o = ctl(&["status", "--bogus"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Cluster commands need the spec; endpoints alone are refused, not ignored.
+    let o = ctl(&["cluster", "render", "--endpoints", "127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not --endpoints"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// Stops whatever `cluster up` left running, even when the test failed.

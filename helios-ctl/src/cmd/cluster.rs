@@ -25,6 +25,11 @@ use crate::poll::{self, Target};
 use crate::Error;
 
 pub fn run(cli: &Cli, cmd: &ClusterCommand) -> Result<u8, Error> {
+    if !cli.endpoints.is_empty() {
+        return Err(Error::Usage(
+            "cluster commands work from a spec: pass -f cluster.yaml, not --endpoints".into(),
+        ));
+    }
     match cmd {
         ClusterCommand::Render(args) => render(cli, args),
         ClusterCommand::Init(args) => init(cli, args),
@@ -45,6 +50,7 @@ fn render(cli: &Cli, args: &RenderArgs) -> Result<u8, Error> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
+    let mut written = Vec::new();
     for (i, node) in spec.nodes.iter().enumerate() {
         let path = args.dir.join(format!("{}.yaml", node.id));
         let body = serde_norway::to_string(&spec.render_node(i))
@@ -65,7 +71,11 @@ fn render(cli: &Cli, args: &RenderArgs) -> Result<u8, Error> {
                 path.display()
             ))
         })?;
-        println!("{}", path.display());
+        written.push(path.display().to_string());
+    }
+    match cli.output {
+        crate::cli::Format::Table => written.iter().for_each(|p| println!("{p}")),
+        f => print!("{}", crate::output::structured(&written, f)?),
     }
     Ok(0)
 }
@@ -162,11 +172,7 @@ fn init(cli: &Cli, args: &InitArgs) -> Result<u8, Error> {
         let reports = poll::poll_all(&targets, cli.timeout);
         let report = health::evaluate(&reports, u64::MAX);
         if report.status == Level::Ok {
-            let rows = super::status::rows(reports);
-            print!(
-                "{}",
-                super::status::render(&rows, crate::output::use_color(cli.color))
-            );
+            super::status::print(cli, &super::status::rows(reports))?;
             return Ok(0);
         }
         if Instant::now() >= deadline {

@@ -151,7 +151,7 @@ pub fn up(cli: &Cli, args: &UpArgs) -> Result<u8, Error> {
     }
     let targets = Target::from_spec(&spec);
     let deadline = Instant::now() + args.wait;
-    loop {
+    let reports = loop {
         for (i, child) in started.iter_mut() {
             if let Ok(Some(status)) = child.try_wait() {
                 let id = &spec.nodes[*i].id;
@@ -162,9 +162,10 @@ pub fn up(cli: &Cli, args: &UpArgs) -> Result<u8, Error> {
                 )));
             }
         }
-        let report = health::evaluate(&poll::poll_all(&targets, cli.timeout), u64::MAX);
+        let reports = poll::poll_all(&targets, cli.timeout);
+        let report = health::evaluate(&reports, u64::MAX);
         if report.status == Level::Ok {
-            break;
+            break reports;
         }
         if Instant::now() >= deadline {
             return Err(Error::Failed(format!(
@@ -175,12 +176,8 @@ pub fn up(cli: &Cli, args: &UpArgs) -> Result<u8, Error> {
             )));
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
-    let rows = super::status::rows(poll::poll_all(&targets, cli.timeout));
-    print!(
-        "{}",
-        super::status::render(&rows, crate::output::use_color(cli.color))
-    );
+    };
+    super::status::print(cli, &super::status::rows(reports))?;
     if !cli.quiet {
         let first = &spec.nodes[0].client_address;
         let sock = poll::connect_addr(first).map_err(Error::Failed)?;

@@ -44,11 +44,17 @@ pub fn run(cli: &Cli) -> Result<u8, Error> {
     let targets = super::targets(cli)?;
     let rows = rows(poll::poll_all(&targets, cli.timeout));
     let failed = rows.iter().any(|r| r.report.error.is_some());
+    print(cli, &rows)?;
+    Ok(u8::from(failed))
+}
+
+/// Prints the rows as `-o` asks (also the report of `cluster up|init`).
+pub fn print(cli: &Cli, rows: &[StatusRow]) -> Result<(), Error> {
     match cli.output {
-        Format::Table => print!("{}", render(&rows, output::use_color(cli.color))),
+        Format::Table => print!("{}", render(rows, output::use_color(cli.color))),
         f => print!("{}", output::structured(&rows, f)?),
     }
-    Ok(u8::from(failed))
+    Ok(())
 }
 
 /// The status table.
