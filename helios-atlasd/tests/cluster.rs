@@ -3,6 +3,8 @@
 //! Every acknowledged write must survive; no read may go back in time.
 
 mod common;
+#[path = "common/netns.rs"]
+mod netns;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -502,63 +504,16 @@ fn raft_commands_on_a_standalone_node_say_raft_is_off() {
 /// Cuts (or restores) every link between node `i` and the others, in both
 /// directions, with policy-routing blackhole rules on their Raft IPs.
 fn isolate(c: &Cluster, i: usize, cut: bool) {
-    for (j, other) in c.nodes.iter().enumerate() {
-        if j == i {
-            continue;
-        }
-        for (from, to) in [
-            (&c.nodes[i].host, &other.host),
-            (&other.host, &c.nodes[i].host),
-        ] {
-            let status = std::process::Command::new("ip")
-                .args(["rule", if cut { "add" } else { "del" }, "priority", "10"])
-                .args(["from", from, "to", to, "blackhole"])
-                .status()
-                .expect("ip rule");
-            assert!(status.success(), "ip rule {from} -> {to}");
-        }
-    }
-}
-
-/// Runs the calling test again inside a fresh network namespace (needs
-/// root: `unshare -n`), where nodes on 127.0.0.11-13 can be partitioned
-/// with `ip rule`. Returns true when the caller is the re-run and should
-/// do the work; false when the re-run has been done (and passed) here.
-fn in_network_namespace(test: &str) -> bool {
-    if std::env::var_os("HELIOS_IN_NETNS").is_some() {
-        return true;
-    }
-    let usable = std::process::Command::new("unshare")
-        .args(["-n", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !usable {
-        // CI runs as root; a developer without root gets a clear note.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test} needs `unshare -n` (root) to build a network namespace"
-        );
-        eprintln!("{test}: skipped: `unshare -n` needs root");
-        return false;
-    }
-    let script = "ip link set lo up && ip rule del priority 0 lookup local && ip rule add priority 100 lookup local && exec \"$@\"";
-    let status = std::process::Command::new("unshare")
-        .args(["-n", "sh", "-c", script, "sh"])
-        .arg(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("HELIOS_IN_NETNS", "1")
-        .status()
-        .expect("unshare");
-    assert!(
-        status.success(),
-        "{test} failed inside the network namespace"
-    );
-    false
+    let others: Vec<&str> = (0..c.nodes.len())
+        .filter(|&j| j != i)
+        .map(|j| c.nodes[j].host.as_str())
+        .collect();
+    netns::isolate(&c.nodes[i].host, &others, cut);
 }
 
 #[test]
 fn partitioned_leader_commits_nothing_and_healing_converges() {
-    if !in_network_namespace("partitioned_leader_commits_nothing_and_healing_converges") {
+    if !netns::in_network_namespace("partitioned_leader_commits_nothing_and_healing_converges") {
         return;
     }
     let c = Cluster::start_on(

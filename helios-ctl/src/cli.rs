@@ -59,6 +59,31 @@ pub enum Command {
     Status,
     /// Named health checks; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Health(HealthArgs),
+    /// Look for evidence of a broken cluster over several polls.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Two leaders in one term, lasting disagreement on the leader, a term
+    /// or commit index going backwards, a leader cut off from its quorum.
+    /// Exit 0 nothing found, 1 found, 3 no node answered.
+    SplitBrain(SplitBrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SplitBrainArgs {
+    /// How many times to poll every node.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Time between polls.
+    #[arg(long, value_parser = parse_duration, default_value = "500ms")]
+    pub interval: Duration,
+    /// How long disagreement or a leader without quorum may last before it
+    /// counts [default: the spec's raft.election_timeout, else 1s].
+    #[arg(long, value_parser = parse_duration)]
+    pub election_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]

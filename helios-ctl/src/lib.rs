@@ -51,5 +51,6 @@ pub fn run(cli: &Cli) -> Result<u8, Error> {
         Command::Cluster(c) => cmd::cluster::run(cli, c),
         Command::Status => cmd::status::run(cli),
         Command::Health(h) => cmd::health::run(cli, h),
+        Command::Check(cli::CheckCommand::SplitBrain(a)) => cmd::split_brain::run(cli, a),
     }
 }

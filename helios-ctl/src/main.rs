@@ -10,7 +10,8 @@
 //! | 2 | bad usage, flags or cluster spec |
 //!
 //! `health` uses the Nagios plugin convention instead: 0 OK, 1 WARNING,
-//! 2 CRITICAL, 3 UNKNOWN (bad usage included).
+//! 2 CRITICAL, 3 UNKNOWN (bad usage included). `check split-brain`: 0
+//! nothing found, 1 evidence found, 2 bad usage, 3 no node answered.
 
 use std::process::ExitCode;
 

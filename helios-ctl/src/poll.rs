@@ -52,6 +52,8 @@ pub struct RaftView {
     pub voters: Vec<String>,
     /// Milliseconds since this follower last heard from its leader.
     pub last_contact_ms: Option<u64>,
+    /// Milliseconds since a quorum last acknowledged this leader.
+    pub quorum_ack_ms: Option<u64>,
 }
 
 /// One node's poll result.
@@ -165,6 +167,9 @@ pub fn raft_view(info: &HashMap<String, String>) -> Result<RaftView, String> {
             .collect(),
         last_contact_ms: info
             .get("raft_millis_since_leader_contact")
+            .and_then(|v| v.parse().ok()),
+        quorum_ack_ms: info
+            .get("raft_millis_since_quorum_ack")
             .and_then(|v| v.parse().ok()),
     })
 }

@@ -29,6 +29,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_norway::{Mapping, Value};
+use std::time::Duration;
 
 use crate::Error;
 
@@ -80,6 +81,19 @@ const PER_NODE_RAFT: &[(&str, &str)] = &[
 const PER_NODE_OBSERVABILITY: &[(&str, &str)] = &[("metrics_port", "nodes[].metrics_address")];
 
 impl ClusterSpec {
+    /// `raft.election_timeout`, when the spec sets it.
+    pub fn election_timeout(&self) -> Result<Option<Duration>, Error> {
+        match self.raft.get("election_timeout") {
+            None => Ok(None),
+            Some(Value::String(s)) => crate::cli::parse_duration(s)
+                .map(Some)
+                .map_err(|e| Error::Spec(format!("raft.election_timeout: {e}"))),
+            Some(other) => Err(Error::Spec(format!(
+                "raft.election_timeout: {other:?} is not a duration; expected e.g. 500ms"
+            ))),
+        }
+    }
+
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> Result<(ClusterSpec, Vec<String>), Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../helios-atlasd/tests/common/netns.rs"]
+mod netns;
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -67,6 +70,11 @@ impl Nodes {
 }
 
 fn write_spec(dir: &Path) -> (PathBuf, Vec<u16>) {
+    write_spec_on(dir, &["127.0.0.1"; 3])
+}
+
+/// A 3-node spec with node `i` listening on `hosts[i]`.
+fn write_spec_on(dir: &Path, hosts: &[&str]) -> (PathBuf, Vec<u16>) {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut spec = format!(
         "name: test\ndata_dir: {}\nnodes:\n",
@@ -74,9 +82,10 @@ fn write_spec(dir: &Path) -> (PathBuf, Vec<u16>) {
     );
     for (i, p) in ports.iter().enumerate() {
         spec += &format!(
-            "  - id: node-{}\n    client_address: 127.0.0.1:{p}\n    raft_address: 127.0.0.1:{}\n",
+            "  - id: node-{}\n    client_address: {host}:{p}\n    raft_address: {host}:{}\n",
             i + 1,
-            free_port()
+            free_port(),
+            host = hosts[i]
         );
     }
     spec += "raft:\n  heartbeat_timeout: 100ms\n  election_timeout: 500ms\n";
@@ -382,4 +391,90 @@ fn cluster_init_forms_a_cluster_from_nodes_started_without_peers() {
         assert_eq!(r["voters"].as_array().unwrap().len(), 3, "{r}");
     }
     drop(nodes);
+}
+
+fn leader_of(spec: &str) -> Option<String> {
+    let o = ctl(&["status", "-f", spec, "-o", "json", "--timeout", "1s"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+    rows.as_array()?
+        .iter()
+        .filter(|r| r["state"] == "Leader")
+        .max_by_key(|r| r["term"].as_u64())
+        .and_then(|r| r["node_id"].as_str().map(str::to_string))
+}
+
+#[test]
+fn check_split_brain_finds_a_partitioned_leader() {
+    if !netns::in_network_namespace("check_split_brain_finds_a_partitioned_leader") {
+        return;
+    }
+    atlasd();
+    let hosts = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _) = write_spec_on(dir.path(), &hosts);
+    let spec = spec.to_str().unwrap();
+    let run = dir.path().join("run");
+    let run = run.to_str().unwrap();
+    let _guard = Down { spec, dir: run };
+    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let check = |samples: &str| {
+        ctl(&[
+            "check",
+            "split-brain",
+            "-f",
+            spec,
+            "--samples",
+            samples,
+            "--interval",
+            "300ms",
+            "--timeout",
+            "1s",
+            "-o",
+            "json",
+        ])
+    };
+    let o = check("3");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let old = leader_of(spec).expect("a leader");
+    let i: usize = old.trim_start_matches("node-").parse::<usize>().unwrap() - 1;
+    let others: Vec<&str> = (0..3).filter(|&j| j != i).map(|j| hosts[j]).collect();
+    netns::isolate(hosts[i], &others, true);
+    wait_for("the majority to elect", Duration::from_secs(30), || {
+        leader_of(spec).is_some_and(|l| l != old)
+    });
+    // The cut-off leader still claims its old term and names itself;
+    // the majority names the new leader: both findings, naming it.
+    let o = check("5");
+    netns::isolate(hosts[i], &others, false);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let kinds: Vec<&str> = findings.iter().filter_map(|f| f["kind"].as_str()).collect();
+    assert!(kinds.contains(&"leader-disagreement"), "{}", text(&o));
+    assert!(
+        findings.iter().all(|f| f["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == old.as_str())),
+        "{}",
+        text(&o)
+    );
+    let o = ctl(&["check", "split-brain", "-f", spec, "--samples", "2"]);
+    assert!(
+        o.status.code() == Some(1)
+            && String::from_utf8_lossy(&o.stdout).starts_with("SPLIT-BRAIN:"),
+        "{}",
+        text(&o)
+    );
+
+    // Healed: the old leader steps down and the evidence is gone.
+    wait_for("a healthy cluster", Duration::from_secs(30), || {
+        ctl(&["health", "-f", spec]).status.code() == Some(0)
+    });
+    let o = check("3");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

@@ -437,6 +437,7 @@ mod tests {
                 last_log_index: commit,
                 voters: vec!["a".into(), "b".into(), "c".into()],
                 last_contact_ms: None,
+                quorum_ack_ms: None,
             }),
             error: None,
         }

@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod health;
 pub mod local;
+pub mod split_brain;
 pub mod status;
 
 use crate::cli::Cli;
