@@ -62,6 +62,83 @@ pub enum Command {
     /// Look for evidence of a broken cluster over several polls.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Inject failures under a writer and verify no acknowledged write is
+    /// lost.
+    #[command(subcommand)]
+    Drill(DrillCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Fault the leader (or a script of faults) while a writer runs;
+    /// measure time to a new leader and the write-unavailability window;
+    /// then check every acknowledged write on every node. Exit 0 passed,
+    /// 1 failed (a lost write, a missed threshold, no new leader).
+    Failover(DrillArgs),
+}
+
+/// How a drill hurts a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    /// SIGKILL (a crash); healed by starting the node again.
+    Kill,
+    /// SIGTERM (a clean stop: a leader hands over first); healed by
+    /// starting the node again. Remote nodes get SHUTDOWN.
+    Term,
+    /// SIGSTOP (a hung process or an unreachable machine); healed by
+    /// SIGCONT.
+    Pause,
+    /// RAFT.TRANSFER_LEADER (a planned handover); nothing to heal.
+    Transfer,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Fault::Kill => "kill",
+            Fault::Term => "term",
+            Fault::Pause => "pause",
+            Fault::Transfer => "transfer",
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The fault to inject on the leader in every round.
+    #[arg(long, value_enum, default_value_t = Fault::Kill)]
+    pub fault: Fault,
+    /// How many fault-heal rounds to run.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// A drill script (YAML list of steps) instead of --fault/--rounds.
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Really inject the faults (a drill kills, stops and restarts nodes).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan and change nothing.
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+    /// How long each fault lasts before it is healed.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    pub hold: Duration,
+    /// Fail when writes were unavailable longer than this in any round.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub max_unavailability: Duration,
+    /// How long to wait for a new leader, for writes to resume and for
+    /// the cluster to heal.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub wait: Duration,
+    /// The `cluster up` directory: pid files of local nodes (kill, pause
+    /// and restarts need them).
+    #[arg(long, default_value = ".helios")]
+    pub dir: PathBuf,
+    /// The helios-atlasd executable for restarts [default: next to
+    /// helios-ctl, else on PATH].
+    #[arg(long)]
+    pub atlasd: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

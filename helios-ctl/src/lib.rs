@@ -52,5 +52,6 @@ pub fn run(cli: &Cli) -> Result<u8, Error> {
         Command::Status => cmd::status::run(cli),
         Command::Health(h) => cmd::health::run(cli, h),
         Command::Check(cli::CheckCommand::SplitBrain(a)) => cmd::split_brain::run(cli, a),
+        Command::Drill(cli::DrillCommand::Failover(a)) => cmd::drill::run(cli, a),
     }
 }

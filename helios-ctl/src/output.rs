@@ -46,6 +46,16 @@ impl From<&str> for Cell {
     }
 }
 
+impl Cell {
+    /// The cell's text, coloured when `color` is on.
+    pub fn render(&self, color: bool) -> String {
+        match (color, self.color) {
+            (true, Some(k)) => format!("\x1b[{}m{}\x1b[0m", k.code(), self.text),
+            _ => self.text.clone(),
+        }
+    }
+}
+
 pub fn colored(text: impl Into<String>, color: Color) -> Cell {
     Cell {
         text: text.into(),
@@ -82,10 +92,7 @@ pub fn table(header: &[&str], rows: &[Vec<Cell>], color: bool) -> String {
             } else {
                 widths[i] - c.text.chars().count() + 2
             };
-            match (color, c.color) {
-                (true, Some(k)) => out.push_str(&format!("\x1b[{}m{}\x1b[0m", k.code(), c.text)),
-                _ => out.push_str(&c.text),
-            }
+            out.push_str(&c.render(color));
             out.push_str(&" ".repeat(pad));
         }
         out.push('\n');

@@ -83,47 +83,110 @@ pub fn connect_addr(addr: &str) -> Result<SocketAddr, String> {
     })
 }
 
-/// Sends one command and returns its reply as text. Every step (connect,
-/// write, each read) is bounded by `timeout`: a node that accepts the
+/// A RESP reply, as far as helios-ctl needs to read one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+...` or `:...`, as text.
+    Text(String),
+    /// `$...`; `None` for the null bulk string.
+    Bulk(Option<String>),
+    Array(Vec<Reply>),
+}
+
+/// One connection to a node, every step (connect, write, each read)
+/// bounded by the timeout it was opened with: a node that accepts the
 /// connection but never answers (stopped, overloaded, not Helios at all)
-/// costs one timeout, never a hang. (The `redis` crate's sync client
-/// sends its own handshake on connect without a read timeout, which is
-/// why this speaks RESP itself: one command, one reply.)
-pub fn query(addr: &str, timeout: Duration, args: &[&str]) -> Result<String, String> {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let sock = connect_addr(addr)?;
-    let fail = |e: std::io::Error| format!("{addr}: {e}");
-    let stream = std::net::TcpStream::connect_timeout(&sock, timeout).map_err(fail)?;
-    stream.set_read_timeout(Some(timeout)).map_err(fail)?;
-    stream.set_write_timeout(Some(timeout)).map_err(fail)?;
-    let mut frame = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        frame.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        frame.extend_from_slice(a.as_bytes());
-        frame.extend_from_slice(b"\r\n");
+/// costs one timeout, never a hang. (The `redis` crate's sync client sends
+/// its own handshake on connect without a read timeout, which is why this
+/// speaks RESP itself.)
+#[derive(Debug)]
+pub struct RespConn {
+    addr: String,
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl RespConn {
+    pub fn open(addr: &str, timeout: Duration) -> Result<RespConn, String> {
+        let sock = connect_addr(addr)?;
+        let fail = |e: std::io::Error| format!("{addr}: {e}");
+        let stream = std::net::TcpStream::connect_timeout(&sock, timeout).map_err(fail)?;
+        stream.set_read_timeout(Some(timeout)).map_err(fail)?;
+        stream.set_write_timeout(Some(timeout)).map_err(fail)?;
+        let _ = stream.set_nodelay(true);
+        Ok(RespConn {
+            addr: addr.to_string(),
+            reader: std::io::BufReader::new(stream),
+        })
     }
-    (&stream).write_all(&frame).map_err(fail)?;
-    let mut reader = BufReader::new(&stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).map_err(fail)? == 0 {
-        return Err(format!("{addr}: connection closed without a reply"));
-    }
-    let line = line.trim_end_matches(['\r', '\n']);
-    match line.split_at_checked(1) {
-        Some(("+", text)) | Some((":", text)) => Ok(text.to_string()),
-        Some(("-", err)) => Err(format!("{addr}: {err}")),
-        Some(("$", len)) => {
-            let len: usize = len
-                .parse()
-                .map_err(|_| format!("{addr}: bad bulk length {len:?}"))?;
-            let mut body = vec![0; len + 2];
-            reader.read_exact(&mut body).map_err(fail)?;
-            body.truncate(len);
-            Ok(String::from_utf8_lossy(&body).into_owned())
+
+    /// Sends one command and reads its reply; an error reply (`-ERR ...`)
+    /// is `Err` like a broken connection, prefixed with the address.
+    pub fn call(&mut self, args: &[&str]) -> Result<Reply, String> {
+        use std::io::Write;
+        let mut frame = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            frame.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            frame.extend_from_slice(a.as_bytes());
+            frame.extend_from_slice(b"\r\n");
         }
-        _ => Err(format!(
-            "{addr}: unexpected reply {line:?} (not a Redis-protocol server?)"
-        )),
+        let addr = self.addr.clone();
+        self.reader
+            .get_mut()
+            .write_all(&frame)
+            .map_err(|e| format!("{addr}: {e}"))?;
+        self.read_reply()
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, String> {
+        use std::io::{BufRead, Read};
+        let addr = &self.addr;
+        let fail = |e: std::io::Error| format!("{addr}: {e}");
+        let mut line = String::new();
+        if self.reader.read_line(&mut line).map_err(fail)? == 0 {
+            return Err(format!("{addr}: connection closed without a reply"));
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        let len = |n: &str| -> Result<i64, String> {
+            n.parse()
+                .map_err(|_| format!("{addr}: bad length in reply {line:?}"))
+        };
+        match line.split_at_checked(1) {
+            Some(("+", text)) | Some((":", text)) => Ok(Reply::Text(text.to_string())),
+            Some(("-", err)) => Err(format!("{addr}: {err}")),
+            Some(("$", n)) => {
+                let n = len(n)?;
+                if n < 0 {
+                    return Ok(Reply::Bulk(None));
+                }
+                let mut body = vec![0; n as usize + 2];
+                self.reader.read_exact(&mut body).map_err(fail)?;
+                body.truncate(n as usize);
+                Ok(Reply::Bulk(Some(
+                    String::from_utf8_lossy(&body).into_owned(),
+                )))
+            }
+            Some(("*", n)) => {
+                let n = len(n)?;
+                let mut items = Vec::with_capacity(n.max(0) as usize);
+                for _ in 0..n {
+                    items.push(self.read_reply()?);
+                }
+                Ok(Reply::Array(items))
+            }
+            _ => Err(format!(
+                "{addr}: unexpected reply {line:?} (not a Redis-protocol server?)"
+            )),
+        }
+    }
+}
+
+/// Sends one command on a fresh connection and returns its reply as text
+/// (see [`RespConn`] for the timeouts).
+pub fn query(addr: &str, timeout: Duration, args: &[&str]) -> Result<String, String> {
+    match RespConn::open(addr, timeout)?.call(args)? {
+        Reply::Text(t) | Reply::Bulk(Some(t)) => Ok(t),
+        Reply::Bulk(None) => Ok(String::new()),
+        Reply::Array(_) => Err(format!("{addr}: unexpected array reply to {}", args[0])),
     }
 }
 

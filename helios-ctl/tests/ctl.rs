@@ -478,3 +478,125 @@ fn check_split_brain_finds_a_partitioned_leader() {
     let o = check("3");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// Every node's DBSIZE, read independently of the drill's own check.
+fn dbsizes(ports: &[u16]) -> Vec<u64> {
+    ports
+        .iter()
+        .map(|p| {
+            helios_ctl::poll::query(
+                &format!("127.0.0.1:{p}"),
+                Duration::from_secs(5),
+                &["DBSIZE"],
+            )
+            .unwrap()
+            .parse()
+            .unwrap()
+        })
+        .collect()
+}
+
+fn drill_json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+#[test]
+fn drill_failover_kill_and_pause_lose_nothing() {
+    atlasd();
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, ports) = write_spec(dir.path());
+    let spec = spec.to_str().unwrap();
+    let run = dir.path().join("run");
+    let run = run.to_str().unwrap();
+    let _guard = Down { spec, dir: run };
+    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Without --yes nothing happens: the plan, and exit 2.
+    let o = ctl(&["drill", "failover", "-f", spec, "--dir", run]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("SIGKILL"),
+        "{}",
+        text(&o)
+    );
+    let o = ctl(&["drill", "failover", "-f", spec, "--dir", run, "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let mut acknowledged = 0;
+    for fault in ["kill", "pause"] {
+        let o = ctl(&[
+            "drill", "failover", "-f", spec, "--dir", run, "--yes", "--fault", fault, "--rounds",
+            "1", "--hold", "1s", "-o", "json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let r = drill_json(&o);
+        assert_eq!(r["passed"], true, "{r}");
+        assert_eq!(r["lost"], 0, "{r}");
+        assert_eq!(r["nodes_verified"], 3, "{r}");
+        let f = &r["faults"][0];
+        assert_ne!(f["old_leader"], f["new_leader"], "{r}");
+        assert!(f["time_to_leader_ms"].as_u64().is_some(), "{r}");
+        assert!(f["unavailable_ms"].as_u64().is_some(), "{r}");
+        acknowledged += r["acknowledged"].as_u64().unwrap();
+        assert!(r["acknowledged"].as_u64().unwrap() > 20, "{r}");
+    }
+    // Every acknowledged write is a distinct key, on every node.
+    for size in dbsizes(&ports) {
+        assert!(
+            size >= acknowledged,
+            "{size} keys < {acknowledged} acknowledged"
+        );
+    }
+
+    // A script: pause a follower (the leader stays), transfer, a threshold.
+    let script = dir.path().join("drill.yaml");
+    std::fs::write(
+        &script,
+        "steps:\n  - fault: pause\n    target: follower\n  - wait: 500ms\n  - heal: true\n  - assert: healthy\n  - fault: transfer\n  - assert: max-unavailability 10s\n  - assert: healthy\n",
+    )
+    .unwrap();
+    let o = ctl(&[
+        "drill",
+        "failover",
+        "-f",
+        spec,
+        "--dir",
+        run,
+        "--yes",
+        "--script",
+        script.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("✓ DRILL PASSED: 2 fault(s)"), "{}", text(&o));
+    assert!(out.contains("pause"), "{}", text(&o));
+
+    // A threshold nobody can meet fails the drill (exit 1), saying why.
+    std::fs::write(
+        &script,
+        "steps:\n  - fault: pause\n    target: leader\n  - assert: max-unavailability 1ms\n  - heal: true\n",
+    )
+    .unwrap();
+    let o = ctl(&[
+        "drill",
+        "failover",
+        "-f",
+        spec,
+        "--dir",
+        run,
+        "--yes",
+        "--script",
+        script.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("over 1ms"),
+        "{}",
+        text(&o)
+    );
+    // The failed drill healed what it broke.
+    wait_for("a healthy cluster", Duration::from_secs(30), || {
+        ctl(&["health", "-f", spec]).status.code() == Some(0)
+    });
+}

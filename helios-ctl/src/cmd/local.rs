@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::cli::{Cli, DownArgs, UpArgs};
 use crate::cmd::health::{self, Level};
 use crate::poll::{self, Target};
+use crate::spec::ClusterSpec;
 use crate::Error;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
@@ -30,7 +31,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
 
 /// The helios-atlasd to run: `--atlasd`, else next to this executable,
 /// else the first on PATH.
-fn find_atlasd(given: Option<&PathBuf>) -> Result<PathBuf, Error> {
+pub fn find_atlasd(given: Option<&PathBuf>) -> Result<PathBuf, Error> {
     if let Some(p) = given {
         return if p.is_file() {
             Ok(p.clone())
@@ -97,57 +98,89 @@ fn last_line(path: &Path) -> String {
         .unwrap_or_else(|| "no output".into())
 }
 
-pub fn up(cli: &Cli, args: &UpArgs) -> Result<u8, Error> {
-    let mut spec = super::load_spec(cli)?;
-    let atlasd = find_atlasd(args.atlasd.as_ref())?;
-    let dir = std::path::absolute(&args.dir).map_err(io(&args.dir))?;
+/// Where node `id`'s files live under a `cluster up` directory.
+fn node_file(dir: &Path, sub: &str, id: &str, ext: &str) -> PathBuf {
+    dir.join(sub).join(format!("{id}.{ext}"))
+}
+
+/// The pid of node `id` as `cluster up` started it under `dir`, when that
+/// process still runs.
+pub fn running_pid(dir: &Path, id: &str) -> Option<u32> {
+    let pid = read_pid(&node_file(dir, "pids", id, "pid"))?;
+    runs_node(pid, &node_file(dir, "conf", id, "yaml")).then_some(pid)
+}
+
+/// Prepares `dir` for local nodes and points the spec's data there.
+pub fn prepare_dir(spec: &mut ClusterSpec, dir: &Path) -> Result<PathBuf, Error> {
+    let dir = std::path::absolute(dir).map_err(io(dir))?;
     for sub in ["conf", "data", "logs", "pids"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir.join(sub)))?;
     }
     spec.data_dir = dir.join("data").display().to_string();
+    Ok(dir)
+}
+
+/// Renders node `i`'s config under `dir` and starts it in its own process
+/// group (a Ctrl-C in this terminal later does not reach it), output to
+/// its log, pid recorded.
+pub fn start_node(
+    cli: &Cli,
+    spec: &ClusterSpec,
+    i: usize,
+    dir: &Path,
+    atlasd: &Path,
+) -> Result<Child, Error> {
+    let node = &spec.nodes[i];
+    let pid_file = node_file(dir, "pids", &node.id, "pid");
+    let conf = node_file(dir, "conf", &node.id, "yaml");
+    let body = serde_norway::to_string(&spec.render_node(i))
+        .map_err(|e| Error::Failed(format!("cannot encode {}: {e}", conf.display())))?;
+    std::fs::write(&conf, body).map_err(io(&conf))?;
+    let log_path = node_file(dir, "logs", &node.id, "log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io(&log_path))?;
+    let log2 = log.try_clone().map_err(io(&log_path))?;
+    let child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(atlasd)
+            .arg("-config")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0)
+            .spawn()
+            .map_err(io(atlasd))?
+    };
+    std::fs::write(&pid_file, format!("{}\n", child.id())).map_err(io(&pid_file))?;
+    if !cli.quiet {
+        eprintln!(
+            "helios-ctl: started {} (pid {}, client {}, log {})",
+            node.id,
+            child.id(),
+            node.client_address,
+            log_path.display()
+        );
+    }
+    Ok(child)
+}
+
+pub fn up(cli: &Cli, args: &UpArgs) -> Result<u8, Error> {
+    let mut spec = super::load_spec(cli)?;
+    let atlasd = find_atlasd(args.atlasd.as_ref())?;
+    let dir = prepare_dir(&mut spec, &args.dir)?;
     let mut started: Vec<(usize, Child)> = Vec::new();
     for (i, node) in spec.nodes.iter().enumerate() {
-        let pid_file = dir.join("pids").join(format!("{}.pid", node.id));
-        let conf = dir.join("conf").join(format!("{}.yaml", node.id));
-        if read_pid(&pid_file).is_some_and(|pid| runs_node(pid, &conf)) {
+        if running_pid(&dir, &node.id).is_some() {
             if !cli.quiet {
                 eprintln!("helios-ctl: {} is already running", node.id);
             }
             continue;
         }
-        let body = serde_norway::to_string(&spec.render_node(i))
-            .map_err(|e| Error::Failed(format!("cannot encode {}: {e}", conf.display())))?;
-        std::fs::write(&conf, body).map_err(io(&conf))?;
-        let log_path = dir.join("logs").join(format!("{}.log", node.id));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io(&log_path))?;
-        let log2 = log.try_clone().map_err(io(&log_path))?;
-        let child = {
-            use std::os::unix::process::CommandExt;
-            Command::new(&atlasd)
-                .arg("-config")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log2)
-                .process_group(0)
-                .spawn()
-                .map_err(io(&atlasd))?
-        };
-        std::fs::write(&pid_file, format!("{}\n", child.id())).map_err(io(&pid_file))?;
-        if !cli.quiet {
-            eprintln!(
-                "helios-ctl: started {} (pid {}, client {}, log {})",
-                node.id,
-                child.id(),
-                node.client_address,
-                log_path.display()
-            );
-        }
-        started.push((i, child));
+        started.push((i, start_node(cli, &spec, i, &dir, &atlasd)?));
     }
     let targets = Target::from_spec(&spec);
     let deadline = Instant::now() + args.wait;

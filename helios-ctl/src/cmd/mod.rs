@@ -1,6 +1,7 @@
 //! One module per subcommand, plus how every command finds its nodes.
 
 pub mod cluster;
+pub mod drill;
 pub mod health;
 pub mod local;
 pub mod split_brain;
