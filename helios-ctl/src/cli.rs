@@ -66,6 +66,16 @@ pub enum Command {
     /// lost.
     #[command(subcommand)]
     Drill(DrillCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in, e.g. `helios-ctl completions bash >
+    /// /etc/bash_completion.d/helios-ctl`.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

@@ -53,5 +53,15 @@ pub fn run(cli: &Cli) -> Result<u8, Error> {
         Command::Health(h) => cmd::health::run(cli, h),
         Command::Check(cli::CheckCommand::SplitBrain(a)) => cmd::split_brain::run(cli, a),
         Command::Drill(cli::DrillCommand::Failover(a)) => cmd::drill::run(cli, a),
+        Command::Completions(a) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                a.shell,
+                &mut cli::Cli::command(),
+                "helios-ctl",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
     }
 }

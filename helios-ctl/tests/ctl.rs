@@ -600,3 +600,17 @@ fn drill_failover_kill_and_pause_lose_nothing() {
         ctl(&["health", "-f", spec]).status.code() == Some(0)
     });
 }
+
+#[test]
+fn completions_cover_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = ctl(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        for word in ["cluster", "split-brain", "failover", "max-unavailability"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let o = ctl(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
