@@ -66,8 +66,18 @@ pub enum Command {
     /// lost.
     #[command(subcommand)]
     Drill(DrillCommand),
+    /// Live dashboard: node table, ops/s and lag sparklines, leader
+    /// changes, health (q quits, ? help).
+    Top(TopArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// How often to poll every node (at least 100ms; + and - change it).
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub refresh: Duration,
 }
 
 #[derive(Debug, Args)]

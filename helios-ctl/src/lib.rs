@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod output;
 pub mod poll;
 pub mod spec;
+pub mod tui;
 
 use cli::{Cli, Command};
 
@@ -53,6 +54,7 @@ pub fn run(cli: &Cli) -> Result<u8, Error> {
         Command::Health(h) => cmd::health::run(cli, h),
         Command::Check(cli::CheckCommand::SplitBrain(a)) => cmd::split_brain::run(cli, a),
         Command::Drill(cli::DrillCommand::Failover(a)) => cmd::drill::run(cli, a),
+        Command::Top(a) => tui::run(cli, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -236,6 +236,16 @@ fn bad_input_exits_with_the_documented_codes() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let o = ctl(&["status", "--bogus"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // top: a refresh under 100ms, or no terminal, is refused.
+    let o = ctl(&["top", "--endpoints", "127.0.0.1:1", "--refresh", "50ms"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = ctl(&["top", "--endpoints", "127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("needs a terminal"),
+        "{}",
+        text(&o)
+    );
     // Cluster commands need the spec; endpoints alone are refused, not ignored.
     let o = ctl(&["cluster", "render", "--endpoints", "127.0.0.1:1"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -613,4 +623,128 @@ fn completions_cover_every_subcommand() {
     }
     let o = ctl(&["completions", "tcsh"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// tmux, or a skip note (CI installs it and must not skip).
+fn have_tmux() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "CI needs tmux for the top test"
+    );
+    if !ok {
+        eprintln!("skipped: tmux not installed");
+    }
+    ok
+}
+
+/// Kills the tmux session even when the test fails.
+struct TmuxSession(String);
+
+impl Drop for TmuxSession {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
+}
+
+fn capture(session: &str) -> String {
+    let o = Command::new("tmux")
+        .args(["capture-pane", "-p", "-t", session])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn top_shows_the_live_cluster_in_a_real_terminal_and_quits_on_q() {
+    if !have_tmux() {
+        return;
+    }
+    atlasd();
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, ports) = write_spec(dir.path());
+    let spec = spec.to_str().unwrap();
+    let run = dir.path().join("run");
+    let run = run.to_str().unwrap();
+    let _guard = Down { spec, dir: run };
+    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let session = format!("helios-top-{}", std::process::id());
+    let _tmux = TmuxSession(session.clone());
+    let command = format!(
+        "{} top -f {spec} --refresh 200ms; echo top-exited-$?; sleep 30",
+        env!("CARGO_BIN_EXE_helios-ctl")
+    );
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &command,
+        ])
+        .env_remove("NO_COLOR")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut screen = String::new();
+    wait_for(
+        "the dashboard to show a healthy cluster",
+        Duration::from_secs(30),
+        || {
+            screen = capture(&session);
+            screen.contains("✓ OK") && screen.contains("● Leader")
+        },
+    );
+    assert_eq!(screen.matches("○ Follower").count(), 2, "{screen}");
+    assert!(screen.contains("leader changes"), "{screen}");
+
+    // A node goes down: the table shows it, the UI keeps refreshing.
+    let o = Command::new("redis-cli")
+        .args(["-p", &ports[2].to_string(), "SHUTDOWN"])
+        .output();
+    assert!(o.is_ok(), "redis-cli is needed");
+    wait_for(
+        "the dashboard to show node-3 down",
+        Duration::from_secs(30),
+        || {
+            screen = capture(&session);
+            screen.contains("✗ down") && screen.contains("! WARNING")
+        },
+    );
+
+    // Help opens and closes; q quits and restores the terminal.
+    Command::new("tmux")
+        .args(["send-keys", "-t", &session, "?"])
+        .status()
+        .unwrap();
+    wait_for("the help overlay", Duration::from_secs(10), || {
+        capture(&session).contains("pause / resume polling")
+    });
+    Command::new("tmux")
+        .args(["send-keys", "-t", &session, "Escape"])
+        .status()
+        .unwrap();
+    Command::new("tmux")
+        .args(["send-keys", "-t", &session, "q"])
+        .status()
+        .unwrap();
+    wait_for("top to exit 0", Duration::from_secs(10), || {
+        capture(&session).contains("top-exited-0")
+    });
+    let after = capture(&session);
+    assert!(
+        !after.contains("leader changes"),
+        "alternate screen not left: {after}"
+    );
 }

@@ -71,7 +71,7 @@ fn check(name: &'static str, status: Level, detail: impl Into<String>) -> Check 
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct HealthReport {
     pub status: Level,
     pub summary: String,
