@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cmd;
 pub mod output;
 pub mod poll;
+pub mod progress;
 pub mod spec;
 pub mod tui;
 

@@ -171,6 +171,14 @@ impl ClusterSpec {
                         format!("nodes[{i}].{key}: port 0; expected a fixed port"),
                     ));
                 }
+                if key == "raft_address" && sock.ip().is_unspecified() {
+                    return Err(bad(
+                        line_of(text, addr, 1),
+                        format!(
+                            "nodes[{i}].raft_address: {addr} is not an address the other nodes can reach; expected this node's own IP (it is also what the node binds)"
+                        ),
+                    ));
+                }
                 let canon = sock.to_string();
                 if let Some((other, other_key)) = seen_addrs.get(&canon) {
                     return Err(bad(
@@ -198,6 +206,21 @@ impl ClusterSpec {
             }
         }
         let mut warnings = Vec::new();
+        let loopback: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                helios::config::parse_listen_addr(&n.raft_address)
+                    .is_ok_and(|a| a.ip().is_loopback())
+            })
+            .map(|n| n.id.as_str())
+            .collect();
+        if !loopback.is_empty() && loopback.len() < self.nodes.len() {
+            warnings.push(format!(
+                "{origin}: {} listen(s) for Raft on a loopback address, which nodes on other machines cannot reach",
+                loopback.join(", ")
+            ));
+        }
         if self.nodes.len().is_multiple_of(2) {
             warnings.push(format!(
                 "{origin}: {} nodes: an even count tolerates no more failures than {} (a majority is {})",
@@ -347,6 +370,40 @@ observability:
         );
         let e = err(&GOOD.replace("  election_timeout: 500ms", "  node_id: x"));
         assert!(e.contains("raft.node_id is set per node"), "{e}");
+    }
+
+    #[test]
+    fn addresses_the_other_nodes_cannot_reach_are_named() {
+        let e = ClusterSpec::parse(
+            &GOOD.replacen(
+                "raft_address: 127.0.0.1:7001",
+                "raft_address: 0.0.0.0:7001",
+                1,
+            ),
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(
+                "nodes[1].raft_address: 0.0.0.0:7001 is not an address the other nodes can reach"
+            ),
+            "{e}"
+        );
+        let (_, warnings) = ClusterSpec::parse(
+            &GOOD.replacen(
+                "raft_address: 127.0.0.1:7001",
+                "raft_address: 10.0.0.2:7001",
+                1,
+            ),
+            "c.yaml",
+        )
+        .unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("node-1, node-3 listen(s) for Raft on a loopback"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

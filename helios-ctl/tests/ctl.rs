@@ -306,6 +306,19 @@ fn cluster_up_starts_a_healthy_cluster_is_idempotent_and_down_stops_it() {
         text(&o)
     );
 
+    // Another directory, the same ports: the running cluster answers, but
+    // it is not what this `up` started.
+    let other = dir.path().join("other");
+    let other = other.to_str().unwrap();
+    let _other_guard = Down { spec, dir: other };
+    let o = ctl(&["cluster", "up", "-f", spec, "--dir", other]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is another process"),
+        "{}",
+        text(&o)
+    );
+
     let o = ctl(&["cluster", "down", "-f", spec, "--dir", run]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(

@@ -84,15 +84,14 @@ fn init(cli: &Cli, args: &InitArgs) -> Result<u8, Error> {
     let spec = super::load_spec(cli)?;
     let targets = Target::from_spec(&spec);
     let deadline = Instant::now() + args.wait;
-    let say = |msg: String| {
-        if !cli.quiet {
-            eprintln!("helios-ctl: {msg}");
-        }
-    };
+    let ids: Vec<String> = spec.nodes.iter().map(|n| n.id.clone()).collect();
+    let bars = crate::progress::NodeBars::new(&ids, cli.quiet);
+    let say = |msg: String| bars.say(cli.quiet, msg);
     // 1. Every node answers.
     let mut reported = std::collections::BTreeSet::new();
     let reports = loop {
         let reports = poll::poll_all(&targets, cli.timeout);
+        bars.update(&reports);
         for r in reports.iter().filter(|r| r.raft.is_some()) {
             if reported.insert(r.node.clone()) {
                 say(format!("{} answers at {}", r.node, r.addr));
@@ -135,6 +134,7 @@ fn init(cli: &Cli, args: &InitArgs) -> Result<u8, Error> {
     }
     let leader = loop {
         let reports = poll::poll_all(&targets, cli.timeout);
+        bars.update(&reports);
         if let Some(l) = has_leader(&reports) {
             break (l, reports);
         }
@@ -170,8 +170,10 @@ fn init(cli: &Cli, args: &InitArgs) -> Result<u8, Error> {
     // 4. One agreed leader, every node settled.
     loop {
         let reports = poll::poll_all(&targets, cli.timeout);
+        bars.update(&reports);
         let report = health::evaluate(&reports, u64::MAX);
         if report.status == Level::Ok {
+            bars.finish();
             super::status::print(cli, &super::status::rows(reports))?;
             return Ok(0);
         }

@@ -33,6 +33,7 @@ use crate::cli::{Cli, DrillArgs, Fault, Format};
 use crate::cmd::health::{self, Level};
 use crate::output::{self, colored, Cell, Color};
 use crate::poll::{self, Reply, RespConn, Target};
+use crate::progress::Spinner;
 use crate::spec::ClusterSpec;
 use crate::Error;
 
@@ -317,46 +318,7 @@ struct Drill<'a> {
     writer: Option<Writer>,
     injured: Vec<Injured>,
     report: DrillReport,
-    progress: Progress,
-}
-
-/// Progress on stderr: a spinner on a terminal, plain lines otherwise,
-/// nothing with `-q`.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    quiet: bool,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Progress {
-        use std::io::IsTerminal;
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.enable_steady_tick(Duration::from_millis(100));
-            b
-        });
-        Progress { bar, quiet }
-    }
-
-    fn say(&self, msg: String) {
-        match &self.bar {
-            Some(b) => b.println(format!("helios-ctl: {msg}")),
-            None if !self.quiet => eprintln!("helios-ctl: {msg}"),
-            None => {}
-        }
-    }
-
-    fn status(&self, msg: String) {
-        if let Some(b) = &self.bar {
-            b.set_message(msg);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
+    progress: Spinner,
 }
 
 impl Drill<'_> {
@@ -843,7 +805,7 @@ pub fn run(cli: &Cli, args: &DrillArgs) -> Result<u8, Error> {
             lost_keys: Vec::new(),
             failures: Vec::new(),
         },
-        progress: Progress::new(cli.quiet),
+        progress: Spinner::new(cli.quiet),
         spec,
     };
     if let Err(e) = drill.wait_healthy() {

@@ -184,6 +184,8 @@ pub fn up(cli: &Cli, args: &UpArgs) -> Result<u8, Error> {
     }
     let targets = Target::from_spec(&spec);
     let deadline = Instant::now() + args.wait;
+    let ids: Vec<String> = spec.nodes.iter().map(|n| n.id.clone()).collect();
+    let bars = crate::progress::NodeBars::new(&ids, cli.quiet);
     let reports = loop {
         for (i, child) in started.iter_mut() {
             if let Ok(Some(status)) = child.try_wait() {
@@ -196,8 +198,29 @@ pub fn up(cli: &Cli, args: &UpArgs) -> Result<u8, Error> {
             }
         }
         let reports = poll::poll_all(&targets, cli.timeout);
+        bars.update(&reports);
         let report = health::evaluate(&reports, u64::MAX);
         if report.status == Level::Ok {
+            bars.finish();
+            // Healthy, but is it ours? Another cluster on the same ports
+            // answers just as well while the nodes just started exit.
+            for (i, child) in started.iter_mut() {
+                let node = &spec.nodes[*i];
+                let pid = poll::query(&node.client_address, cli.timeout, &["INFO", "server"])
+                    .ok()
+                    .and_then(|t| poll::parse_info(&t).get("process_id").cloned());
+                if pid.as_deref() != Some(child.id().to_string().as_str()) {
+                    let _ = child.kill();
+                    let log = dir.join("logs").join(format!("{}.log", node.id));
+                    return Err(Error::Failed(format!(
+                        "{} at {} is another process (pid {}), not the node just started: {}",
+                        node.id,
+                        node.client_address,
+                        pid.unwrap_or_else(|| "?".into()),
+                        last_line(&log)
+                    )));
+                }
+            }
             break reports;
         }
         if Instant::now() >= deadline {
