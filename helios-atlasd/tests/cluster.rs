@@ -595,6 +595,69 @@ fn partitioned_leader_commits_nothing_and_healing_converges() {
 }
 
 #[test]
+fn raft_debug_isolate_cuts_a_leader_off_until_lifted() {
+    let c = Cluster::start(
+        3,
+        &[
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
+        ],
+    );
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let mut lc = c.client(l);
+    assert_eq!(run::<String>(&mut lc, &["SET", "before", "1"]), "OK");
+    c.wait_converged(Duration::from_secs(10));
+    let e = redis::cmd("RAFT.DEBUG")
+        .arg("ISOLATE")
+        .arg("sideways")
+        .query::<String>(&mut lc)
+        .unwrap_err();
+    assert!(e.to_string().contains("on or off"), "{e}");
+
+    assert_eq!(
+        run::<String>(&mut lc, &["RAFT.DEBUG", "ISOLATE", "on"]),
+        "OK"
+    );
+    assert_eq!(c.raft_info(l).unwrap()["raft_isolated"], "1");
+    std::thread::sleep(Duration::from_millis(300));
+    let commit_before = c.raft_info(l).unwrap()["raft_commit_index"].clone();
+    // Clients still reach it, but it can commit nothing.
+    let r: redis::RedisResult<String> = redis::cmd("SET").arg("minority").arg("x").query(&mut lc);
+    assert!(r.is_err(), "the isolated leader acknowledged a write");
+    let others: Vec<usize> = (0..3).filter(|&i| i != l).collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new_leader = loop {
+        if let Some(n) = others.iter().copied().find(|&i| {
+            c.raft_info(i)
+                .is_some_and(|m| m.get("raft_state").map(String::as_str) == Some("Leader"))
+        }) {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "the others elected no leader");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        run::<String>(&mut c.client(new_leader), &["SET", "majority", "y"]),
+        "OK"
+    );
+    assert_eq!(c.raft_info(l).unwrap()["raft_commit_index"], commit_before);
+    assert!(c.nodes[l]
+        .log()
+        .contains("Raft traffic cut by RAFT.DEBUG ISOLATE"));
+
+    assert_eq!(
+        run::<String>(&mut lc, &["RAFT.DEBUG", "ISOLATE", "off"]),
+        "OK"
+    );
+    assert_eq!(c.raft_info(l).unwrap()["raft_isolated"], "0");
+    c.wait_for_leader(Duration::from_secs(30));
+    c.wait_converged(Duration::from_secs(30));
+    let mut old = c.client(l);
+    assert_eq!(get(&mut old, "majority").as_deref(), Some("y"));
+    assert_eq!(get(&mut old, "minority"), None);
+}
+
+#[test]
 fn cluster_forms_with_a_late_node_and_restarts_never_reinitialize() {
     let mut c = Cluster::prepare(&["127.0.0.1"; 3], &[]);
     // Two of three form the cluster (a majority of the configured members).

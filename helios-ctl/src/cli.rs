@@ -111,6 +111,10 @@ pub enum Fault {
     Pause,
     /// RAFT.TRANSFER_LEADER (a planned handover); nothing to heal.
     Transfer,
+    /// RAFT.DEBUG ISOLATE on (the node's Raft traffic cut both ways, as a
+    /// network partition would; clients still reach it); healed by
+    /// RAFT.DEBUG ISOLATE off.
+    Partition,
 }
 
 impl std::fmt::Display for Fault {
@@ -120,6 +124,7 @@ impl std::fmt::Display for Fault {
             Fault::Term => "term",
             Fault::Pause => "pause",
             Fault::Transfer => "transfer",
+            Fault::Partition => "partition",
         })
     }
 }

@@ -524,7 +524,7 @@ fn drill_json(o: &Output) -> serde_json::Value {
 }
 
 #[test]
-fn drill_failover_kill_and_pause_lose_nothing() {
+fn drill_failover_kill_pause_and_partition_lose_nothing() {
     atlasd();
     let dir = tempfile::tempdir().unwrap();
     let (spec, ports) = write_spec(dir.path());
@@ -547,7 +547,7 @@ fn drill_failover_kill_and_pause_lose_nothing() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     let mut acknowledged = 0;
-    for fault in ["kill", "pause"] {
+    for fault in ["kill", "pause", "partition"] {
         let o = ctl(&[
             "drill", "failover", "-f", spec, "--dir", run, "--yes", "--fault", fault, "--rounds",
             "1", "--hold", "1s", "-o", "json",

@@ -18,8 +18,9 @@
 //!
 //! Faults reach local nodes (started by `cluster up`, pid files under
 //! `--dir`) by signal; remote nodes only over RESP: `transfer`
-//! (`RAFT.TRANSFER_LEADER`) and `term` (`SHUTDOWN`, which cannot be healed
-//! from here). `kill` and `pause` need local nodes.
+//! (`RAFT.TRANSFER_LEADER`), `partition` (`RAFT.DEBUG ISOLATE on|off`) and
+//! `term` (`SHUTDOWN`, which cannot be healed from here). `kill` and
+//! `pause` need local nodes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -64,7 +65,8 @@ pub enum Step {
         aim: Aim,
     },
     Wait(Duration),
-    /// Restart killed/stopped nodes, resume paused ones.
+    /// Restart killed/stopped nodes, resume paused ones, reconnect
+    /// isolated ones.
     Heal,
     Assert(Assertion),
 }
@@ -267,6 +269,29 @@ impl Drop for Writer {
     }
 }
 
+/// The write-unavailability window of a fault at `at`: the longest gap
+/// between consecutive acknowledgements from the last one before the fault
+/// to the first one after `resumed_after`. (A write in flight when the
+/// fault hit can still be acknowledged just after it; the gap that follows
+/// is the outage.) `None` until writes have resumed.
+pub fn unavailability(
+    acked: &[(u64, Instant)],
+    at: Instant,
+    resumed_after: Instant,
+) -> Option<Duration> {
+    let end = acked.iter().position(|(_, t)| *t > resumed_after)?;
+    let start = acked[..end]
+        .iter()
+        .rposition(|(_, t)| *t <= at)
+        .unwrap_or(end);
+    let mut times: Vec<Instant> = acked[start..=end].iter().map(|x| x.1).collect();
+    if acked[start].1 > at {
+        // No acknowledgement before the fault: count from the fault.
+        times.insert(0, at);
+    }
+    times.windows(2).map(|w| w[1] - w[0]).max()
+}
+
 // ---- the report ---------------------------------------------------------
 
 /// One injected fault, measured.
@@ -306,6 +331,8 @@ enum Injured {
     Paused(usize, u32),
     /// Shut down over RESP: cannot be restarted from here.
     Remote(usize),
+    /// Raft traffic cut: RAFT.DEBUG ISOLATE off.
+    Isolated(usize),
 }
 
 struct Drill<'a> {
@@ -425,14 +452,15 @@ impl Drill<'_> {
                 }
             }
         }
-        // The first write acknowledged after the fault.
+        // Writes are back once one is acknowledged after the new leader
+        // was seen (after the fault, when leadership does not move).
+        let resumed_after = at + Duration::from_millis(time_to_leader_ms.unwrap_or(0));
         let deadline = at + self.args.wait;
         let unavailable_ms = loop {
             {
                 let log = self.writer().log.lock().unwrap();
-                let before = log.acked.iter().rev().find(|(_, t)| *t <= at).map(|x| x.1);
-                if let Some(after) = log.acked.iter().find(|(_, t)| *t > at).map(|x| x.1) {
-                    break Some((after - before.unwrap_or(at)).as_millis() as u64);
+                if let Some(w) = unavailability(&log.acked, at, resumed_after) {
+                    break Some(w.as_millis() as u64);
                 }
             }
             if Instant::now() > deadline {
@@ -510,6 +538,14 @@ impl Drill<'_> {
                 let _ = poll::query(&node.client_address, self.cli.timeout, &["SHUTDOWN"]);
                 self.injured.push(Injured::Remote(i));
             }
+            (Fault::Partition, _) => {
+                poll::query(
+                    &node.client_address,
+                    self.cli.timeout,
+                    &["RAFT.DEBUG", "ISOLATE", "on"],
+                )?;
+                self.injured.push(Injured::Isolated(i));
+            }
             (Fault::Transfer, _) => {
                 poll::query(
                     &node.client_address,
@@ -548,6 +584,16 @@ impl Drill<'_> {
                     let atlasd = atlasd.as_ref().expect("found above");
                     super::local::start_node(self.cli, &self.spec, i, &self.dir, atlasd)
                         .map_err(|e| format!("cannot restart {id}: {e}"))?;
+                }
+                Injured::Isolated(i) => {
+                    let node = &self.spec.nodes[i];
+                    poll::query(
+                        &node.client_address,
+                        self.cli.timeout,
+                        &["RAFT.DEBUG", "ISOLATE", "off"],
+                    )
+                    .map_err(|e| format!("cannot reconnect {}: {e}", node.id))?;
+                    self.progress.say(format!("reconnected {}", node.id));
                 }
                 Injured::Remote(i) => {
                     return Err(format!(
@@ -706,6 +752,7 @@ fn plan(steps: &[Step], spec: &ClusterSpec, dir: &Path) -> Result<Vec<String>, E
                     (Fault::Term, false) => "SHUTDOWN over RESP (not restarted)",
                     (Fault::Pause, _) => "SIGSTOP, SIGCONT at heal",
                     (Fault::Transfer, _) => "RAFT.TRANSFER_LEADER",
+                    (Fault::Partition, _) => "RAFT.DEBUG ISOLATE on, off at heal",
                 };
                 let who = match aim {
                     Aim::Leader => "the leader".to_string(),
@@ -715,7 +762,9 @@ fn plan(steps: &[Step], spec: &ClusterSpec, dir: &Path) -> Result<Vec<String>, E
                 format!("fault {fault} on {who} ({how}); measure time to leader and unavailability")
             }
             Step::Wait(d) => format!("wait {}", humantime::format_duration(*d)),
-            Step::Heal => "heal: restart killed nodes, resume paused ones".into(),
+            Step::Heal => {
+                "heal: restart stopped nodes, resume paused ones, reconnect isolated ones".into()
+            }
             Step::Assert(Assertion::Healthy) => {
                 "assert healthy (one agreed leader, all nodes answer)".into()
             }
@@ -993,6 +1042,27 @@ mod tests {
         );
         assert_eq!(steps[1], Step::Wait(Duration::from_secs(1)));
         assert_eq!(steps[8], Step::Assert(Assertion::NoLostWrites));
+    }
+
+    #[test]
+    fn unavailability_is_the_longest_gap_until_writes_resume() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        // Acks every 5ms, the fault at 100, one in-flight write acked at
+        // 103, the new leader seen at 700, writes back at 650.
+        let mut acked: Vec<(u64, Instant)> = (0..=20).map(|i| (i, ms(i * 5))).collect();
+        acked.push((21, ms(103)));
+        acked.extend((22..40).map(|i| (i, ms(650 + (i - 22) * 5))));
+        let w = unavailability(&acked, ms(100), ms(700)).unwrap();
+        assert_eq!(w, Duration::from_millis(547));
+        // Not resumed yet.
+        assert_eq!(unavailability(&acked[..22], ms(100), ms(700)), None);
+        // A follower fault: nothing stops, the gap is the usual 5ms.
+        let steady: Vec<(u64, Instant)> = (0..40).map(|i| (i, ms(i * 5))).collect();
+        assert_eq!(
+            unavailability(&steady, ms(101), ms(101)),
+            Some(Duration::from_millis(5))
+        );
     }
 
     #[test]

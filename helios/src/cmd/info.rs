@@ -280,8 +280,10 @@ fn raft_section(s: &mut String, st: &crate::raft::RaftStatus) {
     }
     let _ = write!(
         s,
-        "raft_purged_index:{}\r\nraft_snapshots_installed:{}\r\n",
-        st.purged_index, st.snapshots_installed
+        "raft_purged_index:{}\r\nraft_snapshots_installed:{}\r\nraft_isolated:{}\r\n",
+        st.purged_index,
+        st.snapshots_installed,
+        u8::from(st.isolated)
     );
     let _ = write!(
         s,

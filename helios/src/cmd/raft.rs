@@ -95,6 +95,39 @@ fn transfer_leader(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// `RAFT.DEBUG ISOLATE on|off`: cuts this node's Raft traffic both ways,
+/// as a network partition would, while clients can still connect (for
+/// partition drills: `helios-ctl drill failover --fault partition`).
+fn debug_isolate(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    require_raft(ctx)?;
+    let on = match text(&args[2]).to_ascii_lowercase().as_str() {
+        "on" | "1" | "yes" => true,
+        "off" | "0" | "no" => false,
+        other => {
+            return Err(format!("ERR RAFT.DEBUG ISOLATE takes on or off, not '{other}'").into())
+        }
+    };
+    if let Some(node) = ctx.server.raft.get() {
+        node.pool.set_isolated(on);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+static DEBUG_SUBCOMMANDS: &[Command] = &[Command {
+    name: "isolate",
+    full_name: "raft.debug|isolate",
+    arity: 3,
+    flags: f::ADMIN,
+    group: "cluster",
+    since: "7.2.0",
+    summary:
+        "Cuts (on) or restores (off) all of this node's Raft traffic, as a network partition would.",
+    syntax: "on|off",
+    run: debug_isolate,
+    ..Command::BASE
+}];
+
 static CLUSTER_SUBCOMMANDS: &[Command] = &[Command {
     name: "init",
     full_name: "raft.cluster|init",
@@ -169,6 +202,17 @@ pub static COMMANDS: &[Command] = &[
         summary: "A container for Raft membership commands.",
         complexity: "Depends on subcommand.",
         subcommands: NODE_SUBCOMMANDS,
+        ..Command::BASE
+    },
+    Command {
+        name: "raft.debug",
+        full_name: "raft.debug",
+        arity: -2,
+        group: "cluster",
+        since: "7.2.0",
+        summary: "A container for Raft fault-injection commands.",
+        complexity: "Depends on subcommand.",
+        subcommands: DEBUG_SUBCOMMANDS,
         ..Command::BASE
     },
     Command {

@@ -223,6 +223,8 @@ async fn write_frames(
 
 // ---- client side ---------------------------------------------------------
 
+const ISOLATED: &str = "raft traffic is cut on this node (RAFT.DEBUG ISOLATE on)";
+
 /// Why a call failed.
 #[derive(Debug)]
 pub enum CallError {
@@ -331,6 +333,12 @@ impl PeerClient {
 
     async fn connection(&self) -> Result<Arc<Conn>, CallError> {
         let mut guard = self.conn.lock().await;
+        if *self.pool.isolated.borrow() {
+            if let Some(c) = guard.take() {
+                c.fail_all();
+            }
+            return Err(CallError::Unreachable(ISOLATED.into()));
+        }
         if let Some(c) = guard.as_ref() {
             if c.alive.load(Ordering::Acquire) {
                 return Ok(c.clone());
@@ -409,6 +417,11 @@ impl PeerClient {
             acked,
         };
         match conn.call(&hello, CONNECT_TIMEOUT * 2).await {
+            // Isolated while connecting: the partition wins.
+            Ok(Reply::Hello(Ok(()))) if *self.pool.isolated.borrow() => {
+                conn.fail_all();
+                Err(ISOLATED.into())
+            }
             Ok(Reply::Hello(Ok(()))) => Ok(conn),
             Ok(Reply::Hello(Err(e))) => {
                 conn.fail_all();
@@ -476,6 +489,9 @@ fn spawn_conn(stream: TcpStream) -> Arc<Conn> {
 struct PeerPoolInner {
     me: NodeId,
     source_ip: Option<IpAddr>,
+    /// `RAFT.DEBUG ISOLATE on`: no Raft traffic in or out (a partition
+    /// drill); client connections are untouched.
+    isolated: tokio::sync::watch::Sender<bool>,
     /// Match index per follower as last seen by this node while leader.
     acked: Mutex<HashMap<NodeId, u64>>,
 }
@@ -499,6 +515,7 @@ impl PeerPool {
             inner: Arc::new(PeerPoolInner {
                 me,
                 source_ip,
+                isolated: tokio::sync::watch::Sender::new(false),
                 acked: Mutex::new(HashMap::new()),
             }),
             peers: Arc::new(Mutex::new(HashMap::new())),
@@ -526,6 +543,35 @@ impl PeerPool {
         });
         peers.insert(id.clone(), p.clone());
         p
+    }
+
+    /// Cuts (or restores) all Raft traffic of this node, as a network
+    /// partition would: open connections stop carrying frames, new ones
+    /// are refused both ways. Returns the previous setting.
+    pub fn set_isolated(&self, on: bool) -> bool {
+        let was = self.inner.isolated.send_replace(on);
+        if on {
+            for p in self.peers.lock().values() {
+                if let Ok(mut conn) = p.conn.try_lock() {
+                    if let Some(c) = conn.take() {
+                        c.fail_all();
+                    }
+                }
+            }
+        }
+        if was != on {
+            tracing::warn!(target: "helios::raft", "Raft traffic {} by RAFT.DEBUG ISOLATE", if on { "cut" } else { "restored" });
+        }
+        was
+    }
+
+    pub fn isolated(&self) -> bool {
+        *self.inner.isolated.borrow()
+    }
+
+    /// Changes of [`PeerPool::set_isolated`], for the serving side.
+    pub fn isolation(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.isolated.subscribe()
     }
 
     /// Records follower match indexes (from leader metrics) for the wiped-
@@ -846,6 +892,10 @@ async fn serve_conn(stream: TcpStream, node: Arc<RaftNode>) -> std::io::Result<(
     let Rpc::Hello { from, to, acked } = hello else {
         return Err(std::io::Error::other("first frame is not hello"));
     };
+    if node.pool.isolated() {
+        // A partition answers nothing; the peer sees a closed connection.
+        return Err(std::io::Error::other(ISOLATED));
+    }
     let verdict = node.check_hello(&from, &to, acked);
     wr.write_all(&encode_frame(id, &Reply::Hello(verdict.clone()))?)
         .await?;
@@ -884,10 +934,17 @@ async fn serve_requests(
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut shutdown = node.shutdown_signal();
+    let mut isolation = node.pool.isolation();
     loop {
         let (id, rpc) = tokio::select! {
             r = read_frame::<Rpc>(rd, &mut buf) => r?,
             _ = shutdown.changed() => return Ok(()),
+            r = isolation.wait_for(|on| *on) => {
+                return match r {
+                    Ok(_) => Err(std::io::Error::other(ISOLATED)),
+                    Err(_) => Ok(()),
+                };
+            }
         };
         match rpc {
             // In arrival order into this connection's pipeline.

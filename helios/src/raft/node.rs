@@ -71,6 +71,8 @@ pub struct RaftStatus {
     pub snapshot_index: u64,
     pub purged_index: u64,
     pub snapshots_installed: u64,
+    /// Raft traffic cut by `RAFT.DEBUG ISOLATE on`.
+    pub isolated: bool,
     pub millis_since_quorum_ack: Option<u64>,
     /// Followers and learners: time since a leader last sent AppendEntries.
     pub millis_since_leader_contact: Option<u64>,
@@ -1307,6 +1309,7 @@ impl RaftNode {
             snapshot_index: m.snapshot.map(|l| l.index).unwrap_or(0),
             purged_index: m.purged.map(|l| l.index).unwrap_or(0),
             snapshots_installed: self.sm.snapshots_installed(),
+            isolated: self.pool.isolated(),
             millis_since_quorum_ack: if m.state == ServerState::Leader {
                 m.last_quorum_acked
                     .as_ref()
