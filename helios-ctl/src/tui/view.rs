@@ -68,10 +68,15 @@ fn banner(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn node_table(f: &mut Frame, app: &App, area: Rect) {
-    let header = Row::new([
+    // Wide terminals get every node's ops/s trend inline.
+    let trend = area.width >= 100;
+    let mut titles = vec![
         "NODE", "STATE", "TERM", "COMMIT", "APPLIED", "LAG", "OPS/S", "MEM", "CLIENTS",
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD));
+    ];
+    if trend {
+        titles.push("OPS/S TREND");
+    }
+    let header = Row::new(titles).style(Style::default().add_modifier(Modifier::BOLD));
     let rows: Vec<Row> = app
         .nodes
         .iter()
@@ -106,6 +111,9 @@ fn node_table(f: &mut Frame, app: &App, area: Rect) {
                     cells.extend((0..7).map(|_| "-".to_string()));
                 }
             }
+            if trend {
+                cells.push(bars(&n.ops_history, area.width.saturating_sub(88) as usize));
+            }
             let style = if i == app.selected {
                 style.add_modifier(Modifier::REVERSED)
             } else {
@@ -115,7 +123,7 @@ fn node_table(f: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     // 75 columns with the spacing: fits an 80-column terminal.
-    let widths = [
+    let mut widths = vec![
         Constraint::Length(10),
         Constraint::Length(11),
         Constraint::Length(5),
@@ -124,8 +132,11 @@ fn node_table(f: &mut Frame, app: &App, area: Rect) {
         Constraint::Length(5),
         Constraint::Length(6),
         Constraint::Length(7),
-        Constraint::Min(7),
+        Constraint::Length(7),
     ];
+    if trend {
+        widths.push(Constraint::Min(10));
+    }
     let title = if app.paused {
         format!(" nodes · ⏸ paused · refresh {} ", ms(app.refresh))
     } else {
@@ -135,6 +146,17 @@ fn node_table(f: &mut Frame, app: &App, area: Rect) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title));
     f.render_widget(table, area);
+}
+
+/// The newest `width` samples as bar characters, scaled to their maximum.
+fn bars(h: &std::collections::VecDeque<u64>, width: usize) -> String {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let skip = h.len().saturating_sub(width);
+    let max = h.iter().skip(skip).copied().max().unwrap_or(0).max(1);
+    h.iter()
+        .skip(skip)
+        .map(|&v| LEVELS[((v * 7) / max) as usize])
+        .collect()
 }
 
 fn ms(d: std::time::Duration) -> String {
@@ -370,6 +392,9 @@ mod tests {
         assert!(s.contains("✗ down"), "{s}");
         assert!(s.contains("● node-2 leads (was node-1)"), "{s}");
         assert!(s.contains("node-1 ops/s"), "{s}");
+        // 100 columns: every node's trend inline (node-2: 1000, 1500, 100).
+        assert!(s.contains("OPS/S TREND"), "{s}");
+        assert!(s.contains("▁▇▁") || s.contains("▁█▁"), "{s}");
     }
 
     #[test]
