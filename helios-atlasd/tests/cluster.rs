@@ -501,6 +501,22 @@ fn raft_commands_on_a_standalone_node_say_raft_is_off() {
     assert!(info.contains("raft_enabled:false"));
 }
 
+/// Waits (up to 20 s) until a node other than `l` claims leadership: what
+/// the majority does once `l` is cut off.
+fn leader_other_than(c: &Cluster, l: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(n) = (0..c.nodes.len()).filter(|&i| i != l).find(|&i| {
+            c.raft_info(i)
+                .is_some_and(|m| m.get("raft_state").map(String::as_str) == Some("Leader"))
+        }) {
+            return n;
+        }
+        assert!(Instant::now() < deadline, "the majority elected no leader");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Cuts (or restores) every link between node `i` and the others, in both
 /// directions, with policy-routing blackhole rules on their Raft IPs.
 fn isolate(c: &Cluster, i: usize, cut: bool) {
@@ -542,18 +558,7 @@ fn partitioned_leader_commits_nothing_and_healing_converges() {
         "{e}"
     );
     // The majority elects a leader and goes on.
-    let others: Vec<usize> = (0..3).filter(|&i| i != l).collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let new_leader = loop {
-        if let Some(n) = others.iter().copied().find(|&i| {
-            c.raft_info(i)
-                .is_some_and(|m| m.get("raft_state").map(String::as_str) == Some("Leader"))
-        }) {
-            break n;
-        }
-        assert!(Instant::now() < deadline, "the majority elected no leader");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let new_leader = leader_other_than(&c, l);
     assert_eq!(
         run::<String>(&mut c.client(new_leader), &["SET", "majority", "y"]),
         "OK"
@@ -624,18 +629,7 @@ fn raft_debug_isolate_cuts_a_leader_off_until_lifted() {
     // Clients still reach it, but it can commit nothing.
     let r: redis::RedisResult<String> = redis::cmd("SET").arg("minority").arg("x").query(&mut lc);
     assert!(r.is_err(), "the isolated leader acknowledged a write");
-    let others: Vec<usize> = (0..3).filter(|&i| i != l).collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let new_leader = loop {
-        if let Some(n) = others.iter().copied().find(|&i| {
-            c.raft_info(i)
-                .is_some_and(|m| m.get("raft_state").map(String::as_str) == Some("Leader"))
-        }) {
-            break n;
-        }
-        assert!(Instant::now() < deadline, "the others elected no leader");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let new_leader = leader_other_than(&c, l);
     assert_eq!(
         run::<String>(&mut c.client(new_leader), &["SET", "majority", "y"]),
         "OK"

@@ -104,6 +104,27 @@ pub fn table(header: &[&str], rows: &[Vec<Cell>], color: bool) -> String {
     out
 }
 
+/// Prints a verdict: for `-o table` the summary line, then (unless `-q`
+/// or there are no rows) the table; for `-o json|yaml` the whole `value`.
+pub fn print_verdict<T: Serialize>(
+    cli: &crate::cli::Cli,
+    summary: &str,
+    header: &[&str],
+    rows: &[Vec<Cell>],
+    value: &T,
+) -> Result<(), Error> {
+    match cli.output {
+        Format::Table => {
+            println!("{summary}");
+            if !cli.quiet && !rows.is_empty() {
+                print!("{}", table(header, rows, use_color(cli.color)));
+            }
+        }
+        f => print!("{}", structured(value, f)?),
+    }
+    Ok(())
+}
+
 /// Serializes `value` as JSON or YAML (for `-o json|yaml`).
 pub fn structured<T: Serialize>(value: &T, format: Format) -> Result<String, Error> {
     match format {

@@ -80,6 +80,17 @@ const PER_NODE_RAFT: &[(&str, &str)] = &[
 ];
 const PER_NODE_OBSERVABILITY: &[(&str, &str)] = &[("metrics_port", "nodes[].metrics_address")];
 
+/// Deserializes YAML, naming `origin` and the line and column of an error.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, Error> {
+    serde_norway::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+            .unwrap_or_default();
+        Error::Spec(format!("{origin}: {e}{at}"))
+    })
+}
+
 impl ClusterSpec {
     /// `raft.election_timeout`, when the spec sets it.
     pub fn election_timeout(&self) -> Result<Option<Duration>, Error> {
@@ -106,13 +117,7 @@ impl ClusterSpec {
     /// Parses and validates spec text; `origin` names it in errors. Returns
     /// the spec and its warnings.
     pub fn parse(text: &str, origin: &str) -> Result<(ClusterSpec, Vec<String>), Error> {
-        let spec: ClusterSpec = serde_norway::from_str(text).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-                .unwrap_or_default();
-            Error::Spec(format!("{origin}: {e}{at}"))
-        })?;
+        let spec: ClusterSpec = parse_yaml(text, origin)?;
         let warnings = spec.validate(text, origin)?;
         Ok((spec, warnings))
     }

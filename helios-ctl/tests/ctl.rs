@@ -270,6 +270,40 @@ impl Drop for Down<'_> {
     }
 }
 
+/// A cluster started with `cluster up` in a temp dir, stopped (and the dir
+/// removed) on drop, even when the test fails.
+struct UpCluster {
+    spec: String,
+    run: String,
+    ports: Vec<u16>,
+    _dir: tempfile::TempDir,
+}
+
+impl UpCluster {
+    fn start(hosts: &[&str]) -> UpCluster {
+        atlasd();
+        let dir = tempfile::tempdir().unwrap();
+        let (spec, ports) = write_spec_on(dir.path(), hosts);
+        let c = UpCluster {
+            spec: spec.to_str().unwrap().to_string(),
+            run: dir.path().join("run").to_str().unwrap().to_string(),
+            ports,
+            _dir: dir,
+        };
+        let o = ctl(&["cluster", "up", "-f", &c.spec, "--dir", &c.run]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        c
+    }
+}
+
+impl Drop for UpCluster {
+    fn drop(&mut self) {
+        let _ = ctl(&[
+            "cluster", "down", "-f", &self.spec, "--dir", &self.run, "--grace", "2s",
+        ]);
+    }
+}
+
 #[test]
 fn cluster_up_starts_a_healthy_cluster_is_idempotent_and_down_stops_it() {
     atlasd();
@@ -434,16 +468,9 @@ fn check_split_brain_finds_a_partitioned_leader() {
     if !netns::in_network_namespace("check_split_brain_finds_a_partitioned_leader") {
         return;
     }
-    atlasd();
     let hosts = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
-    let dir = tempfile::tempdir().unwrap();
-    let (spec, _) = write_spec_on(dir.path(), &hosts);
-    let spec = spec.to_str().unwrap();
-    let run = dir.path().join("run");
-    let run = run.to_str().unwrap();
-    let _guard = Down { spec, dir: run };
-    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c = UpCluster::start(&hosts);
+    let spec = c.spec.as_str();
 
     let check = |samples: &str| {
         ctl(&[
@@ -474,7 +501,24 @@ fn check_split_brain_finds_a_partitioned_leader() {
     // The cut-off leader still claims its old term and names itself;
     // the majority names the new leader: both findings, naming it.
     let o = check("5");
+    // The table form too, while the cut lasts.
+    let table = ctl(&[
+        "check",
+        "split-brain",
+        "-f",
+        spec,
+        "--samples",
+        "3",
+        "--interval",
+        "400ms",
+    ]);
     netns::isolate(hosts[i], &others, false);
+    assert!(
+        table.status.code() == Some(1)
+            && String::from_utf8_lossy(&table.stdout).starts_with("SPLIT-BRAIN:"),
+        "{}",
+        text(&table)
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let findings = report["findings"].as_array().unwrap();
@@ -486,13 +530,6 @@ fn check_split_brain_finds_a_partitioned_leader() {
             .unwrap()
             .iter()
             .any(|n| n == old.as_str())),
-        "{}",
-        text(&o)
-    );
-    let o = ctl(&["check", "split-brain", "-f", spec, "--samples", "2"]);
-    assert!(
-        o.status.code() == Some(1)
-            && String::from_utf8_lossy(&o.stdout).starts_with("SPLIT-BRAIN:"),
         "{}",
         text(&o)
     );
@@ -528,15 +565,8 @@ fn drill_json(o: &Output) -> serde_json::Value {
 
 #[test]
 fn drill_failover_kill_pause_and_partition_lose_nothing() {
-    atlasd();
-    let dir = tempfile::tempdir().unwrap();
-    let (spec, ports) = write_spec(dir.path());
-    let spec = spec.to_str().unwrap();
-    let run = dir.path().join("run");
-    let run = run.to_str().unwrap();
-    let _guard = Down { spec, dir: run };
-    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c = UpCluster::start(&["127.0.0.1"; 3]);
+    let (spec, run, ports) = (c.spec.as_str(), c.run.as_str(), &c.ports);
 
     // Without --yes nothing happens: the plan, and exit 2.
     let o = ctl(&["drill", "failover", "-f", spec, "--dir", run]);
@@ -575,46 +605,34 @@ fn drill_failover_kill_pause_and_partition_lose_nothing() {
         );
     }
 
+    let script = std::path::Path::new(run).join("drill.yaml");
+    let run_script = |steps: &str| {
+        std::fs::write(&script, steps).unwrap();
+        ctl(&[
+            "drill",
+            "failover",
+            "-f",
+            spec,
+            "--dir",
+            run,
+            "--yes",
+            "--script",
+            script.to_str().unwrap(),
+        ])
+    };
     // A script: pause a follower (the leader stays), transfer, a threshold.
-    let script = dir.path().join("drill.yaml");
-    std::fs::write(
-        &script,
+    let o = run_script(
         "steps:\n  - fault: pause\n    target: follower\n  - wait: 500ms\n  - heal: true\n  - assert: healthy\n  - fault: transfer\n  - assert: max-unavailability 10s\n  - assert: healthy\n",
-    )
-    .unwrap();
-    let o = ctl(&[
-        "drill",
-        "failover",
-        "-f",
-        spec,
-        "--dir",
-        run,
-        "--yes",
-        "--script",
-        script.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("✓ DRILL PASSED: 2 fault(s)"), "{}", text(&o));
     assert!(out.contains("pause"), "{}", text(&o));
 
     // A threshold nobody can meet fails the drill (exit 1), saying why.
-    std::fs::write(
-        &script,
+    let o = run_script(
         "steps:\n  - fault: pause\n    target: leader\n  - assert: max-unavailability 1ms\n  - heal: true\n",
-    )
-    .unwrap();
-    let o = ctl(&[
-        "drill",
-        "failover",
-        "-f",
-        spec,
-        "--dir",
-        run,
-        "--yes",
-        "--script",
-        script.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("over 1ms"),
@@ -681,15 +699,8 @@ fn top_shows_the_live_cluster_in_a_real_terminal_and_quits_on_q() {
     if !have_tmux() {
         return;
     }
-    atlasd();
-    let dir = tempfile::tempdir().unwrap();
-    let (spec, ports) = write_spec(dir.path());
-    let spec = spec.to_str().unwrap();
-    let run = dir.path().join("run");
-    let run = run.to_str().unwrap();
-    let _guard = Down { spec, dir: run };
-    let o = ctl(&["cluster", "up", "-f", spec, "--dir", run]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let c = UpCluster::start(&["127.0.0.1"; 3]);
+    let (spec, ports) = (c.spec.as_str(), &c.ports);
 
     let session = format!("helios-top-{}", std::process::id());
     let _tmux = TmuxSession(session.clone());

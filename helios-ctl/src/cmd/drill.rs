@@ -91,13 +91,7 @@ struct ScriptSpec {
 
 /// Parses a drill script; errors name the step (1-based) or YAML line.
 pub fn parse_script(text: &str, origin: &str) -> Result<Vec<Step>, Error> {
-    let spec: ScriptSpec = serde_norway::from_str(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-            .unwrap_or_default();
-        Error::Spec(format!("{origin}: {e}{at}"))
-    })?;
+    let spec: ScriptSpec = crate::spec::parse_yaml(text, origin)?;
     if spec.steps.is_empty() {
         return Err(Error::Spec(format!("{origin}: steps: is empty")));
     }

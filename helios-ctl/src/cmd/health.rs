@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::cli::{Cli, Format, HealthArgs};
+use crate::cli::{Cli, HealthArgs};
 use crate::output::{self, colored, Cell, Color};
 use crate::poll::{self, NodeReport};
 use crate::Error;
@@ -381,33 +381,24 @@ pub fn run(cli: &Cli, args: &HealthArgs) -> Result<u8, Error> {
     } else {
         evaluate(&poll::poll_all(&targets, cli.timeout), args.max_lag)
     };
-    match cli.output {
-        Format::Table => {
-            println!("{}", report.summary);
-            if !cli.quiet {
-                let rows: Vec<Vec<Cell>> = report
-                    .checks
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            Cell::from(c.name),
-                            c.status.cell(),
-                            Cell::from(c.detail.clone()),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    output::table(
-                        &["CHECK", "STATUS", "DETAIL"],
-                        &rows,
-                        output::use_color(cli.color)
-                    )
-                );
-            }
-        }
-        f => print!("{}", output::structured(&report, f)?),
-    }
+    let rows: Vec<Vec<Cell>> = report
+        .checks
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::from(c.name),
+                c.status.cell(),
+                Cell::from(c.detail.clone()),
+            ]
+        })
+        .collect();
+    output::print_verdict(
+        cli,
+        &report.summary,
+        &["CHECK", "STATUS", "DETAIL"],
+        &rows,
+        &report,
+    )?;
     Ok(report.status as u8)
 }
 

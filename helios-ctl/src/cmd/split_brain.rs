@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cli::{Cli, Format, SplitBrainArgs};
+use crate::cli::{Cli, SplitBrainArgs};
 use crate::output::{self, colored, Cell, Color};
 use crate::poll::{self, NodeReport};
 use crate::Error;
@@ -235,33 +235,24 @@ pub fn run(cli: &Cli, args: &SplitBrainArgs) -> Result<u8, Error> {
     } else {
         0
     };
-    match cli.output {
-        Format::Table => {
-            println!("{}", summary(&report, targets.len()));
-            if !report.findings.is_empty() && !cli.quiet {
-                let rows: Vec<Vec<Cell>> = report
-                    .findings
-                    .iter()
-                    .map(|f| {
-                        vec![
-                            colored(format!("✗ {}", f.kind), Color::Red),
-                            Cell::from(f.nodes.join(",")),
-                            Cell::from(f.evidence.clone()),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    output::table(
-                        &["FINDING", "NODES", "EVIDENCE"],
-                        &rows,
-                        output::use_color(cli.color)
-                    )
-                );
-            }
-        }
-        f => print!("{}", output::structured(&report, f)?),
-    }
+    let rows: Vec<Vec<Cell>> = report
+        .findings
+        .iter()
+        .map(|f| {
+            vec![
+                colored(format!("✗ {}", f.kind), Color::Red),
+                Cell::from(f.nodes.join(",")),
+                Cell::from(f.evidence.clone()),
+            ]
+        })
+        .collect();
+    output::print_verdict(
+        cli,
+        &summary(&report, targets.len()),
+        &["FINDING", "NODES", "EVIDENCE"],
+        &rows,
+        &report,
+    )?;
     Ok(code)
 }
 
