@@ -598,7 +598,7 @@ fn drill_failover_kill_pause_and_partition_lose_nothing() {
         assert!(r["acknowledged"].as_u64().unwrap() > 20, "{r}");
     }
     // Every acknowledged write is a distinct key, on every node.
-    for size in dbsizes(&ports) {
+    for size in dbsizes(ports) {
         assert!(
             size >= acknowledged,
             "{size} keys < {acknowledged} acknowledged"
