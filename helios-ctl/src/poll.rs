@@ -279,8 +279,18 @@ fn poll_one(t: &Target, timeout: Duration) -> NodeReport {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A node that could not be polled (for other modules' tests).
+    pub fn down(id: &str) -> NodeReport {
+        NodeReport {
+            node: id.into(),
+            addr: format!("{id}:1"),
+            raft: None,
+            error: Some("connection refused".into()),
+        }
+    }
 
     #[test]
     fn raft_view_reads_info_and_names_missing_fields() {

@@ -434,14 +434,7 @@ mod tests {
         }
     }
 
-    fn down(id: &str) -> NodeReport {
-        NodeReport {
-            node: id.into(),
-            addr: format!("{id}:1"),
-            raft: None,
-            error: Some("connection refused".into()),
-        }
-    }
+    use crate::poll::tests::down;
 
     fn level_of(r: &HealthReport, name: &str) -> Level {
         r.checks.iter().find(|c| c.name == name).unwrap().status

@@ -295,14 +295,7 @@ mod tests {
         }
     }
 
-    fn down(id: &str) -> NodeReport {
-        NodeReport {
-            node: id.into(),
-            addr: format!("{id}:1"),
-            raft: None,
-            error: Some("connection refused".into()),
-        }
-    }
+    use crate::poll::tests::down;
 
     fn healthy(term: u64, commit: u64) -> Vec<NodeReport> {
         vec![
