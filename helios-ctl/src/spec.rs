@@ -185,7 +185,13 @@ impl ClusterSpec {
                     ));
                 }
                 let canon = sock.to_string();
-                if let Some((other, other_key)) = seen_addrs.get(&canon) {
+                // A node's gateway and metrics may share one listener.
+                let shared_http = |(other, other_key): &(String, &str)| {
+                    key == "metrics_address" && *other == n.id && *other_key == "gateway_address"
+                };
+                if let Some((other, other_key)) =
+                    seen_addrs.get(&canon).filter(|seen| !shared_http(seen))
+                {
                     return Err(bad(
                         line_of(text, addr, 2).or_else(|| line_of(text, addr, 1)),
                         format!(

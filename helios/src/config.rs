@@ -116,11 +116,10 @@ An empty value for -requirepass, -gateway-listen or -metrics-listen unsets it.
                                   env HELIOS_RAFT_READ_CONSISTENCY
         How reads are served in raft mode. Default: linearizable
   -gateway-listen [HOST]:PORT     env HELIOS_GATEWAY_LISTEN
-        HTTP status API address. Default: disabled
-        (accepted, but this build does not serve it yet: a warning is logged)
+        HTTP status API (/livez, /readyz, /v1/status, /v1/cluster).
+        Default: disabled
   -metrics-listen [HOST]:PORT     env HELIOS_METRICS_LISTEN
-        Prometheus /metrics address. Default: disabled
-        (accepted, but this build does not serve it yet: a warning is logged)
+        Prometheus /metrics; may equal -gateway-listen. Default: disabled
   -h, -help, --help
         Print this help and exit.
   -version, --version

@@ -18,7 +18,9 @@
 pub mod atlas;
 pub mod cmd;
 pub mod config;
+pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod persist;
 pub mod raft;
 pub mod resp;
@@ -52,17 +54,5 @@ pub enum Error {
 
 /// Runs the daemon with `config` until it is shut down.
 pub async fn run(config: config::Config) -> Result<(), Error> {
-    // The seed's cluster files set both; the HTTP gateway and the metrics
-    // endpoint are not built yet, so say so instead of refusing the files.
-    if let Some(addr) = &config.gateway_listen {
-        tracing::warn!(
-            "gateway.listen ({addr}) is set but this build has no HTTP gateway yet: nothing listens there"
-        );
-    }
-    if let Some(addr) = &config.metrics_listen {
-        tracing::warn!(
-            "metrics are enabled ({addr}) but this build has no metrics endpoint yet: nothing listens there"
-        );
-    }
     server::run(config).await
 }

@@ -17,6 +17,8 @@ pub struct Node {
     pub host: String,
     pub port: u16,
     pub raft_port: u16,
+    /// The HTTP gateway and `/metrics`.
+    pub http_port: u16,
     pub dir: PathBuf,
     pub child: Option<Child>,
     log: PathBuf,
@@ -79,6 +81,7 @@ impl Cluster {
                     id: format!("node-{i}"),
                     port: free_port(),
                     raft_port: free_port(),
+                    http_port: free_port(),
                     log: tmp.path().join(format!("node{i}.log")),
                     dir,
                     child: None,
@@ -111,6 +114,7 @@ impl Cluster {
             id: id.to_string(),
             port: free_port(),
             raft_port: free_port(),
+            http_port: free_port(),
             dir: self._tmp.path().join(id),
             log: self._tmp.path().join(format!("{id}.log")),
             child: None,
@@ -152,6 +156,9 @@ impl Cluster {
             .arg(format!("-raft-node-id={}", n.id))
             .arg(format!("-raft-addr={}:{}", n.host, n.raft_port))
             .arg(format!("-raft-data-dir={}", n.dir.join("raft").display()))
+            // Gateway and metrics share one port; every cluster test runs them.
+            .arg(format!("-gateway-listen=127.0.0.1:{}", n.http_port))
+            .arg(format!("-metrics-listen=127.0.0.1:{}", n.http_port))
             .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(logf);

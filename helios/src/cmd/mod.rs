@@ -196,9 +196,11 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     let started = std::time::Instant::now();
     let result = (cmd.run)(ctx, args);
     if !ctx.loading {
+        let took = started.elapsed();
+        crate::metrics::observe_command(took);
         let stat = ctx.store.cmdstats.entry(cmd.full_name).or_default();
         stat.calls += 1;
-        stat.usec += started.elapsed().as_micros() as u64;
+        stat.usec += took.as_micros() as u64;
     }
     if let Err(e) = result {
         reply_error(ctx, Some((cmd.full_name, true)), &e.0);

@@ -365,6 +365,7 @@ impl AofWriter {
             let path = self.state.lock().path.clone();
             fatal(&format!("fsync of {} failed", path.display()), e);
         }
+        crate::metrics::observe_wal_fsync(t.elapsed());
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.fsync_micros
             .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);

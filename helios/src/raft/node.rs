@@ -311,6 +311,17 @@ impl RaftNode {
         self.raft.metrics().borrow_watched().clone()
     }
 
+    /// Every member's addresses as the membership records them.
+    pub fn member_addrs(&self) -> BTreeMap<NodeId, NodeAddr> {
+        let rx = self.raft.metrics();
+        let m = rx.borrow_watched();
+        m.membership_config
+            .membership()
+            .nodes()
+            .map(|(id, a)| (id.clone(), a.clone()))
+            .collect()
+    }
+
     /// [`RaftNode::known_leader`] without copying the metrics (hot path).
     fn current_leader(&self) -> Option<NodeId> {
         let rx = self.raft.metrics();
@@ -607,6 +618,14 @@ impl RaftNode {
 
     /// Replicates a client's write batch and returns its replies.
     pub async fn write(self: &Arc<Self>, req: Request) -> WriteOutcome {
+        let outcome = self.replicate(req).await;
+        if matches!(outcome, WriteOutcome::NoLeader | WriteOutcome::Unknown(_)) {
+            crate::metrics::events().proposals_failed.inc();
+        }
+        outcome
+    }
+
+    async fn replicate(self: &Arc<Self>, req: Request) -> WriteOutcome {
         let deadline = Instant::now() + self.election_timeout * 4 + Duration::from_secs(1);
         let mut target: Option<NodeId> = None;
         // Whether some attempt may have reached a leader's log: then running
@@ -1447,6 +1466,9 @@ impl RaftNode {
                 last_term = m.current_term;
             }
             if m.current_leader != last_leader {
+                if m.current_leader.is_some() {
+                    crate::metrics::events().leader_changes.inc();
+                }
                 if let Some(l) = &m.current_leader {
                     if *l != self.id {
                         tracing::info!(target: "helios::raft", "Following leader [leader {l} term {}]", m.current_term);

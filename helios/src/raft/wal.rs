@@ -613,7 +613,9 @@ impl Shared {
 
     fn sync(&self, file: &File) -> io::Result<()> {
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let result = file.sync_data();
+        crate::metrics::observe_wal_fsync(started.elapsed());
         if let Err(e) = &result {
             self.poison(e);
         }

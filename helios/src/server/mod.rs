@@ -453,6 +453,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
     let listen = config.listen;
     let raft_mode = config.raft.enabled;
     let server = Server::open(config)?;
+    // HTTP first: once the client port answers, so do the gateway and
+    // metrics (their handlers look the raft node up per request).
+    crate::http::start(&server).await?;
     let listener = TcpListener::bind(listen).await.map_err(|e| Error::Io {
         what: format!("cannot listen on {listen}"),
         source: e,

@@ -1,0 +1,195 @@
+//! The HTTP gateway and `/metrics` of real processes: standalone and in a
+//! 3-node cluster. What the gateway says must agree with `INFO raft`, and
+//! metrics must move when writes happen.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster::Cluster;
+use common::{free_port, http, metric, run, Atlasd};
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
+}
+
+#[test]
+fn standalone_gateway_and_metrics() {
+    let (gw, mx) = (free_port(), free_port());
+    let node = Atlasd::start(&[
+        &format!("-gateway-listen=127.0.0.1:{gw}"),
+        &format!("-metrics-listen=127.0.0.1:{mx}"),
+    ]);
+    assert_eq!(
+        http(gw, "GET", "/livez"),
+        (200, r#"{"status":"ok"}"#.into())
+    );
+    assert_eq!(http(gw, "GET", "/readyz").0, 200);
+    let st = json(&http(gw, "GET", "/v1/status").1);
+    assert_eq!(st["mode"], "standalone");
+    let (code, body) = http(gw, "GET", "/v1/cluster");
+    assert_eq!(
+        (code, json(&body)["code"].clone()),
+        (409, "raft_disabled".into())
+    );
+    // Wrong path or method: a JSON error, never a 500.
+    let (code, body) = http(gw, "GET", "/v2/nothing");
+    assert_eq!(
+        (code, json(&body)["code"].clone()),
+        (404, "not_found".into())
+    );
+    let (code, body) = http(gw, "DELETE", "/livez");
+    assert_eq!(
+        (code, json(&body)["code"].clone()),
+        (405, "method_not_allowed".into())
+    );
+    // Metrics live on their own port, not on the gateway's.
+    assert_eq!(http(gw, "GET", "/metrics").0, 404);
+
+    let before = http(mx, "GET", "/metrics").1;
+    let fsyncs = |b: &str| metric(b, "helios_wal_fsync_duration_seconds_count").unwrap_or(0.0);
+    let mut c = node.client();
+    for i in 0..5 {
+        let _: String = run(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    let after = http(mx, "GET", "/metrics").1;
+    assert_eq!(
+        metric(&after, r#"helios_keys{db="0"}"#),
+        Some(5.0),
+        "{after}"
+    );
+    assert_eq!(
+        metric(&after, r#"helios_commands_total{cmd="set"}"#),
+        Some(5.0),
+        "{after}"
+    );
+    assert!(
+        fsyncs(&after) >= fsyncs(&before) + 1.0,
+        "appendfsync always but no fsync observed:\n{after}"
+    );
+    assert!(metric(&after, "helios_command_duration_seconds_count").unwrap() >= 5.0);
+    assert!(metric(&after, "helios_connected_clients").unwrap() >= 1.0);
+    assert!(after.contains(r#"helios_build_info{version=""#), "{after}");
+    assert!(after.trim_end().ends_with("# EOF"), "{after}");
+    // No raft series on a standalone node.
+    assert!(!after.contains("helios_raft_term"), "{after}");
+}
+
+#[test]
+fn a_taken_gateway_port_stops_start_up_with_a_clear_error() {
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_helios-atlasd"))
+        .arg(format!("-listen=127.0.0.1:{}", free_port()))
+        .arg(format!("-data-dir={}", dir.path().display()))
+        .arg(format!("-gateway-listen=127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot listen for the HTTP gateway on 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn cluster_gateway_agrees_with_info_and_readyz_follows_quorum() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            "-raft-election-timeout=500ms",
+            "-raft-heartbeat-timeout=100ms",
+        ],
+    );
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    let _: String = run(&mut c.client(l), &["SET", "k", "v"]);
+    c.wait_converged(Duration::from_secs(10));
+    let leader_id = c.nodes[l].id.clone();
+
+    for i in 0..3 {
+        let port = c.nodes[i].http_port;
+        assert_eq!(http(port, "GET", "/readyz").0, 200, "{}", c.nodes[i].id);
+        let st = json(&http(port, "GET", "/v1/status").1);
+        let info = c.raft_info(i).unwrap();
+        assert_eq!(st["node_id"], c.nodes[i].id.as_str());
+        assert_eq!(st["state"], info["raft_state"].as_str());
+        assert_eq!(st["term"].to_string(), info["raft_term"]);
+        assert_eq!(st["leader"], leader_id.as_str());
+        assert_eq!(st["voters"].as_array().unwrap().len(), 3);
+        let cl = json(&http(port, "GET", "/v1/cluster").1);
+        assert_eq!(cl["leader"], leader_id.as_str());
+        assert_eq!(cl["members"].as_array().unwrap().len(), 3);
+        for m in cl["members"].as_array().unwrap() {
+            assert!(m["raft_addr"].is_string(), "{cl}");
+        }
+    }
+    // The leader's view carries every follower's progress.
+    let cl = json(&http(c.nodes[l].http_port, "GET", "/v1/cluster").1);
+    assert_eq!(cl["view_is_leader"], true);
+    let followers: Vec<&serde_json::Value> = cl["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["leader"] == false)
+        .collect();
+    assert_eq!(followers.len(), 2);
+    for f in followers {
+        assert_eq!(f["lag"], 0, "{cl}");
+        assert_eq!(f["online"], true, "{cl}");
+    }
+
+    // Metrics: one leader, everyone has one, lag per peer on the leader,
+    // commit index moving with writes.
+    let scrape = |i: usize| http(c.nodes[i].http_port, "GET", "/metrics").1;
+    let leaders: f64 = (0..3)
+        .map(|i| metric(&scrape(i), "helios_raft_is_leader").unwrap())
+        .sum();
+    assert_eq!(leaders, 1.0);
+    for i in 0..3 {
+        assert_eq!(metric(&scrape(i), "helios_raft_has_leader"), Some(1.0));
+        assert!(metric(&scrape(i), "helios_raft_leader_changes_total").unwrap() >= 1.0);
+    }
+    let on_leader = scrape(l);
+    let f = c.follower_of(l);
+    let series = format!(
+        r#"helios_raft_peer_lag_entries{{peer="{}"}}"#,
+        c.nodes[f].id
+    );
+    assert_eq!(metric(&on_leader, &series), Some(0.0), "{on_leader}");
+    let commit = |b: &str| metric(b, "helios_raft_commit_index").unwrap();
+    let before = commit(&on_leader);
+    for i in 0..10 {
+        let _: String = run(&mut c.client(l), &["SET", &format!("m{i}"), "v"]);
+    }
+    assert!(commit(&scrape(l)) >= before + 10.0);
+
+    // Quorum lost: the survivor stops being ready, and says why.
+    let others: Vec<usize> = (0..3).filter(|&i| i != f).collect();
+    for i in others {
+        c.kill9(i);
+    }
+    let port = c.nodes[f].http_port;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let (code, body) = http(port, "GET", "/readyz");
+        if code == 503 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still ready without a quorum: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let r = json(&body);
+    assert_eq!(r["code"], "not_ready");
+    assert!(
+        r["message"].as_str().unwrap().contains("no known leader"),
+        "{r}"
+    );
+    assert_eq!(http(port, "GET", "/livez").0, 200);
+}
