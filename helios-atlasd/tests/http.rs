@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
-use common::{free_port, http, metric, run, Atlasd};
+use common::{free_port, http, http_auth, http_with, metric, run, Atlasd};
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
@@ -19,6 +19,7 @@ fn standalone_gateway_and_metrics() {
     let node = Atlasd::start(&[
         &format!("-gateway-listen=127.0.0.1:{gw}"),
         &format!("-metrics-listen=127.0.0.1:{mx}"),
+        "-gateway-auth-token=s3cret",
     ]);
     assert_eq!(
         http(gw, "GET", "/livez"),
@@ -42,6 +43,20 @@ fn standalone_gateway_and_metrics() {
     assert_eq!(
         (code, json(&body)["code"].clone()),
         (405, "method_not_allowed".into())
+    );
+    // Changes need the token; reads do not.
+    let (code, body) = http(gw, "POST", "/v1/cluster/transfer-leader");
+    assert_eq!(
+        (code, json(&body)["code"].clone()),
+        (401, "unauthorized".into())
+    );
+    let (code, _) = http_auth(gw, "POST", "/v1/cluster/transfer-leader", "wrong");
+    assert_eq!(code, 401);
+    // Past the token check, a standalone node has no cluster to change.
+    let (code, body) = http_auth(gw, "POST", "/v1/cluster/transfer-leader", "s3cret");
+    assert_eq!(
+        (code, json(&body)["code"].clone()),
+        (409, "raft_disabled".into())
     );
     // Metrics live on their own port, not on the gateway's.
     assert_eq!(http(gw, "GET", "/metrics").0, 404);
@@ -166,6 +181,84 @@ fn cluster_gateway_agrees_with_info_and_readyz_follows_quorum() {
         let _: String = run(&mut c.client(l), &["SET", &format!("m{i}"), "v"]);
     }
     assert!(commit(&scrape(l)) >= before + 10.0);
+
+    // Leadership moves over HTTP, to a named voter.
+    let to = c.nodes[f].id.clone();
+    let (code, body) = http_with(
+        c.nodes[l].http_port,
+        "POST",
+        "/v1/cluster/transfer-leader",
+        &format!(r#"{{"to": "{to}"}}"#),
+    );
+    assert_eq!(
+        (code, json(&body)["leader"].clone()),
+        (200, to.as_str().into()),
+        "{body}"
+    );
+    let l = c.wait_for_leader(Duration::from_secs(30));
+    assert_eq!(c.nodes[l].id, to);
+    let f = c.follower_of(l);
+
+    // Membership over HTTP: a fourth node (started without peers) joins
+    // through any node's gateway, then leaves.
+    let n4 = c.add_unstarted("node-4");
+    c.spawn_without_peers(n4);
+    let add = format!(
+        r#"{{"id": "node-4", "raft_address": "127.0.0.1:{}"}}"#,
+        c.nodes[n4].raft_port
+    );
+    let (code, body) = http_with(c.nodes[f].http_port, "POST", "/v1/cluster/members", &add);
+    assert_eq!(code, 200, "{body}");
+    let voters = |i: usize| {
+        json(&http(c.nodes[i].http_port, "GET", "/v1/status").1)["voters"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(voters(l), 4);
+    let (code, body) = http(c.nodes[l].http_port, "DELETE", "/v1/cluster/members/node-4");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(voters(l), 3);
+    c.kill9(n4);
+    // Bad requests are named, not 500s.
+    for (method, path, body, code, what) in [
+        (
+            "POST",
+            "/v1/cluster/members",
+            r#"{"id": "node-5"}"#,
+            400,
+            "raft_address",
+        ),
+        (
+            "POST",
+            "/v1/cluster/members",
+            r#"{"id": "n", "raft_address": "x:1", "port": 1}"#,
+            400,
+            "port",
+        ),
+        ("POST", "/v1/cluster/members", "not json", 400, "expected"),
+        (
+            "POST",
+            "/v1/cluster/transfer-leader",
+            "{\"to\": 5}",
+            400,
+            "expected",
+        ),
+        (
+            "DELETE",
+            "/v1/cluster/members/node-9",
+            "",
+            409,
+            "not a member",
+        ),
+    ] {
+        let (got, text) = http_with(c.nodes[l].http_port, method, path, body);
+        assert_eq!(got, code, "{method} {path} {body}: {text}");
+        assert!(
+            json(&text)["message"].as_str().unwrap().contains(what),
+            "{text}"
+        );
+    }
 
     // Quorum lost: the survivor stops being ready, and says why.
     let others: Vec<usize> = (0..3).filter(|&i| i != f).collect();

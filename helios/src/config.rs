@@ -62,7 +62,8 @@ Flags take one or two dashes and a value after '=' or as the next argument
 means true (-raft). Every flag can also be set in the environment as
 HELIOS_<FLAG> (upper case, '-' becomes '_'; an empty value counts as unset).
 Precedence, key by key: flag > environment > config file > default.
-An empty value for -requirepass, -gateway-listen or -metrics-listen unsets it.
+An empty value for -requirepass, -gateway-listen, -gateway-auth-token or
+-metrics-listen unsets it.
 
   -config FILE                    env HELIOS_CONFIG
         YAML config file (keys: atlas.*, atlas.raft.*, gateway.listen,
@@ -118,6 +119,9 @@ An empty value for -requirepass, -gateway-listen or -metrics-listen unsets it.
   -gateway-listen [HOST]:PORT     env HELIOS_GATEWAY_LISTEN
         HTTP status API (/livez, /readyz, /v1/status, /v1/cluster).
         Default: disabled
+  -gateway-auth-token TOKEN       env HELIOS_GATEWAY_AUTH_TOKEN
+        Bearer token the gateway's POST/DELETE endpoints require (reads stay
+        open). Default: none (no token needed)
   -metrics-listen [HOST]:PORT     env HELIOS_METRICS_LISTEN
         Prometheus /metrics; may equal -gateway-listen. Default: disabled
   -h, -help, --help
@@ -332,6 +336,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub raft: RaftConfig,
     pub gateway_listen: Option<SocketAddr>,
+    /// Bearer token the gateway's mutating endpoints require.
+    pub gateway_auth_token: Option<String>,
     pub metrics_listen: Option<SocketAddr>,
     /// The YAML file that was read, if any.
     pub config_file: Option<PathBuf>,
@@ -356,6 +362,7 @@ impl Default for Config {
             log_level: DEFAULT_LOG_LEVEL.to_string(),
             log_format: LogFormat::default(),
             gateway_listen: None,
+            gateway_auth_token: None,
             metrics_listen: None,
             config_file: None,
         }
@@ -467,10 +474,11 @@ enum Key {
     RaftFollowerWrites,
     RaftReadConsistency,
     GatewayListen,
+    GatewayAuthToken,
     MetricsListen,
 }
 
-const KEYS: [Key; 24] = [
+const KEYS: [Key; 25] = [
     Key::Config,
     Key::DataDir,
     Key::Listen,
@@ -494,6 +502,7 @@ const KEYS: [Key; 24] = [
     Key::RaftFollowerWrites,
     Key::RaftReadConsistency,
     Key::GatewayListen,
+    Key::GatewayAuthToken,
     Key::MetricsListen,
 ];
 
@@ -524,6 +533,7 @@ impl Key {
             Key::RaftFollowerWrites => "raft-follower-writes",
             Key::RaftReadConsistency => "raft-read-consistency",
             Key::GatewayListen => "gateway-listen",
+            Key::GatewayAuthToken => "gateway-auth-token",
             Key::MetricsListen => "metrics-listen",
         }
     }
@@ -554,6 +564,7 @@ impl Key {
             Key::RaftFollowerWrites => "atlas.raft.follower_writes",
             Key::RaftReadConsistency => "atlas.raft.read_consistency",
             Key::GatewayListen => "gateway.listen",
+            Key::GatewayAuthToken => "gateway.auth_token",
             Key::MetricsListen => "observability.metrics_port",
         }
     }
@@ -572,6 +583,7 @@ impl Key {
                 "a duration like 100ms or 5s"
             }
             Key::Requirepass => "a password",
+            Key::GatewayAuthToken => "a token",
             Key::Maxclients | Key::IoThreads | Key::RaftSnapshotThreshold => "a positive integer",
             Key::ProtoMaxBulkLen => "a size like 536870912 or 512mb",
             Key::LogLevel => "error, warn, info, debug or trace",
@@ -659,6 +671,7 @@ struct Layer {
     raft_follower_writes: Option<FollowerWrites>,
     raft_read_consistency: Option<ReadConsistency>,
     gateway_listen: Option<Option<SocketAddr>>,
+    gateway_auth_token: Option<Option<String>>,
     metrics_listen: Option<Option<SocketAddr>>,
 }
 
@@ -719,6 +732,7 @@ impl Layer {
             Key::RaftFollowerWrites => self.raft_follower_writes = Some(raw.parse()?),
             Key::RaftReadConsistency => self.raft_read_consistency = Some(raw.parse()?),
             Key::GatewayListen => self.gateway_listen = Some(parse_optional_addr(raw)?),
+            Key::GatewayAuthToken => self.gateway_auth_token = Some(non_empty(raw)),
             Key::MetricsListen => self.metrics_listen = Some(parse_optional_addr(raw)?),
         }
         Ok(())
@@ -864,6 +878,7 @@ struct FilePeer {
 #[serde(deny_unknown_fields)]
 struct FileGateway {
     listen: Option<String>,
+    auth_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -921,6 +936,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
 
     let gateway = root.gateway.unwrap_or_default();
     set(Key::GatewayListen, &gateway.listen)?;
+    set(Key::GatewayAuthToken, &gateway.auth_token)?;
 
     let obs = root.observability.unwrap_or_default();
     set(Key::LogLevel, &obs.log_level)?;
@@ -1090,6 +1106,7 @@ fn merge(layers: &[(Origin, Layer)], config_file: Option<PathBuf>) -> Result<Con
             read_consistency: value!(raft_read_consistency, d.raft.read_consistency),
         },
         gateway_listen: value!(gateway_listen, d.gateway_listen),
+        gateway_auth_token: value!(gateway_auth_token, d.gateway_auth_token),
         metrics_listen: value!(metrics_listen, d.metrics_listen),
         data_dir,
         config_file,
@@ -1847,9 +1864,11 @@ observability:
             "-raft-follower-writes=redirect",
             "-raft-read-consistency=lease",
             "-gateway-listen=127.0.0.1:8443",
+            "-gateway-auth-token=t0ken",
             "-metrics-listen=:9100",
         ])
         .unwrap();
+        assert_eq!(c.gateway_auth_token.as_deref(), Some("t0ken"));
         assert_eq!(c.aof_fsync, FsyncPolicy::Every);
         assert_eq!(c.snapshot_interval_cmds, 0);
         assert_eq!(c.snapshot_interval_time, Duration::ZERO);
@@ -2149,9 +2168,10 @@ observability:
     #[test]
     fn yaml_optional_keys_and_metrics() {
         let (c, _f) = load_file(
-            "atlas:\n  listen: \"127.0.0.1:6400\"\n  requirepass: s3cret\n  raft:\n    follower_writes: redirect\n    read_consistency: stale\n    peers:\n      - id: node-2\n        address: 127.0.0.1:7001\n        client_address: 127.0.0.1:6380\nobservability:\n  log_format: json\n  metrics_enabled: true\n",
+            "atlas:\n  listen: \"127.0.0.1:6400\"\n  requirepass: s3cret\n  raft:\n    follower_writes: redirect\n    read_consistency: stale\n    peers:\n      - id: node-2\n        address: 127.0.0.1:7001\n        client_address: 127.0.0.1:6380\ngateway:\n  auth_token: g4te\nobservability:\n  log_format: json\n  metrics_enabled: true\n",
         );
         let c = c.unwrap();
+        assert_eq!(c.gateway_auth_token.as_deref(), Some("g4te"));
         assert_eq!(c.listen, addr("127.0.0.1:6400"));
         assert_eq!(c.requirepass.as_deref(), Some("s3cret"));
         assert_eq!(c.raft.follower_writes, FollowerWrites::Redirect);

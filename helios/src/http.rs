@@ -10,8 +10,16 @@
 //! | `GET /livez` | 200 `{"status":"ok"}` while the process serves |
 //! | `GET /readyz` | 200 when this node can serve: standalone always (data is loaded before anything listens); in raft mode when it knows a leader, is not a leader cut off from its quorum (no acknowledgement for two election timeouts), is not isolated, and has applied its commit index (within [`READY_APPLY_MARGIN`] entries). Else 503 `not_ready` naming the failing checks |
 //! | `GET /v1/status` | this node: mode, and in raft mode every `INFO raft` field |
+//! | `POST /v1/cluster/members` | `{"id", "raft_address"}`: `RAFT.NODE ADD` (learner, catch-up, voter), run on the leader |
+//! | `DELETE /v1/cluster/members/{id}` | `RAFT.NODE REMOVE` |
+//! | `POST /v1/cluster/transfer-leader` | optional `{"to"}`: `RAFT.TRANSFER_LEADER`; answers the new leader |
 //! | `GET /v1/cluster` | members (voters, learners) with their addresses, leader, term and, on the leader, each peer's match index, lag and reachability (`null` elsewhere); `view` says whose view it is |
 //!
+//! With `gateway.auth_token` (`-gateway-auth-token`) set, the POST and
+//! DELETE endpoints need `Authorization: Bearer <token>` (401
+//! `unauthorized` otherwise); reads stay open for probes and dashboards.
+//! Admin failures map to 503 `no_leader` / `try_again` (retry) or 409
+//! `rejected`; a bad body is 400 `bad_request` naming what was expected.
 //! Anything else is 404 `not_found` or 405 `method_not_allowed`, never a
 //! 500. Listeners are bound before the node reports ready, so a bad or
 //! taken address stops start-up with a clear error.
@@ -22,7 +30,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -169,6 +177,127 @@ async fn cluster(State(server): State<Arc<Server>>) -> Response {
     .into_response()
 }
 
+/// Maps an admin outcome (RESP-style error text) to HTTP.
+fn admin_reply(result: Result<String, String>) -> Response {
+    match result {
+        Ok(text) => Json(json!({ "status": "ok", "result": text })).into_response(),
+        Err(e) => {
+            let (status, code) = match e.split(' ').next().unwrap_or("") {
+                "CLUSTERDOWN" => (StatusCode::SERVICE_UNAVAILABLE, "no_leader"),
+                "TRYAGAIN" => (StatusCode::SERVICE_UNAVAILABLE, "try_again"),
+                _ => (StatusCode::CONFLICT, "rejected"),
+            };
+            let message = e
+                .split_once(' ')
+                .map(|(_, m)| m.to_string())
+                .unwrap_or(e.clone());
+            error(status, code, message)
+        }
+    }
+}
+
+fn raft_node(server: &Server) -> Result<Arc<crate::raft::RaftNode>, Response> {
+    server.raft.get().cloned().ok_or_else(|| {
+        error(
+            StatusCode::CONFLICT,
+            "raft_disabled",
+            "this node runs standalone: there is no cluster",
+        )
+    })
+}
+
+/// A JSON body, or a 400 naming what is wrong with it.
+fn body<T: serde::de::DeserializeOwned>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+    expected: &str,
+) -> Result<T, Response> {
+    body.map(|Json(v)| v).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{}; expected {expected}", e.body_text()),
+        )
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddMember {
+    id: String,
+    raft_address: String,
+}
+
+async fn add_member(
+    State(server): State<Arc<Server>>,
+    req: Result<Json<AddMember>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let node = match raft_node(&server) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let m = match body(req, r#"{"id": "node-4", "raft_address": "10.0.0.4:7000"}"#) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    if let Err(e) = crate::config::check_peer(&m.id, &m.raft_address) {
+        return error(StatusCode::BAD_REQUEST, "bad_request", e.to_string());
+    }
+    let op = crate::raft::AdminOp::AddNode {
+        id: m.id,
+        addr: crate::raft::NodeAddr {
+            raft_addr: m.raft_address,
+            client_addr: String::new(),
+        },
+    };
+    admin_reply(node.admin(op).await)
+}
+
+async fn remove_member(
+    State(server): State<Arc<Server>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let node = match raft_node(&server) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    admin_reply(node.admin(crate::raft::AdminOp::RemoveNode { id }).await)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferLeader {
+    to: Option<String>,
+}
+
+async fn transfer_leader(State(server): State<Arc<Server>>, raw: axum::body::Bytes) -> Response {
+    let node = match raft_node(&server) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    // The body is optional: empty means "the most caught-up voter".
+    let req: TransferLeader = if raw.iter().all(u8::is_ascii_whitespace) {
+        TransferLeader::default()
+    } else {
+        match serde_json::from_slice(&raw) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("{e}; expected an empty body or {{\"to\": \"node-2\"}}"),
+                )
+            }
+        }
+    };
+    match node
+        .admin(crate::raft::AdminOp::TransferLeader { to: req.to })
+        .await
+    {
+        Ok(leader) => Json(json!({ "status": "ok", "leader": leader })).into_response(),
+        Err(e) => admin_reply(Err(e)),
+    }
+}
+
 async fn metrics(State(server): State<Arc<Server>>) -> Response {
     (
         [(
@@ -196,12 +325,51 @@ async fn method_not_allowed() -> Response {
     )
 }
 
-fn gateway_routes() -> Router<Arc<Server>> {
+/// Byte comparison whose time does not depend on where the inputs differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// With `gateway.auth_token` set, changes need `Authorization: Bearer
+/// <token>`; reads stay open (probes and dashboards).
+async fn require_token(
+    State(server): State<Arc<Server>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let want = server.config.read().gateway_auth_token.clone();
+    if let Some(want) = want {
+        let got = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !got.is_some_and(|g| same_secret(g.trim().as_bytes(), want.as_bytes())) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs the header Authorization: Bearer <gateway.auth_token>",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+fn gateway_routes(server: &Arc<Server>) -> Router<Arc<Server>> {
+    let changes = Router::new()
+        .route("/v1/cluster/members", post(add_member))
+        .route("/v1/cluster/members/{id}", delete(remove_member))
+        .route("/v1/cluster/transfer-leader", post(transfer_leader))
+        .route_layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            require_token,
+        ));
     Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/v1/status", get(status))
         .route("/v1/cluster", get(cluster))
+        .merge(changes)
 }
 
 fn metrics_routes() -> Router<Arc<Server>> {
@@ -219,12 +387,12 @@ pub async fn start(server: &Arc<Server>) -> Result<(), Error> {
     match (gateway, metrics) {
         (Some(g), Some(m)) if g == m => plan.push((
             g,
-            gateway_routes().merge(metrics_routes()),
+            gateway_routes(server).merge(metrics_routes()),
             "gateway and metrics",
         )),
         (g, m) => {
             if let Some(g) = g {
-                plan.push((g, gateway_routes(), "gateway"));
+                plan.push((g, gateway_routes(server), "gateway"));
             }
             if let Some(m) = m {
                 plan.push((m, metrics_routes(), "metrics"));

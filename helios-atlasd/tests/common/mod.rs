@@ -16,11 +16,32 @@ use std::time::{Duration, Instant};
 /// the body (the gateway answers with Content-Length and closes on
 /// `Connection: close`).
 pub fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    http_with(port, method, path, "")
+}
+
+/// [`http`] with a JSON request body.
+pub fn http_with(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_request(port, method, path, body, "")
+}
+
+/// [`http`] with `Authorization: Bearer <token>`.
+pub fn http_auth(port: u16, method: &str, path: &str, token: &str) -> (u16, String) {
+    http_request(
+        port,
+        method,
+        path,
+        "",
+        &format!("Authorization: Bearer {token}\r\n"),
+    )
+}
+
+fn http_request(port: u16, method: &str, path: &str, body: &str, headers: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the HTTP port");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut text = String::new();
