@@ -42,12 +42,36 @@ use crate::Error;
 /// applying a burst of writes is still ready.
 pub const READY_APPLY_MARGIN: u64 = 100;
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "code": code, "message": message.into() })),
-    )
-        .into_response()
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    ApiError::new(status, code, message).into_response()
+}
+
+/// A JSON error answer: `{"code", "message"}` with an HTTP status.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "code": self.code, "message": self.message })),
+        )
+            .into_response()
+    }
 }
 
 async fn livez() -> Json<Value> {
@@ -177,28 +201,23 @@ async fn cluster(State(server): State<Arc<Server>>) -> Response {
     .into_response()
 }
 
-/// Maps an admin outcome (RESP-style error text) to HTTP.
-fn admin_reply(result: Result<String, String>) -> Response {
-    match result {
-        Ok(text) => Json(json!({ "status": "ok", "result": text })).into_response(),
-        Err(e) => {
-            let (status, code) = match e.split(' ').next().unwrap_or("") {
-                "CLUSTERDOWN" => (StatusCode::SERVICE_UNAVAILABLE, "no_leader"),
-                "TRYAGAIN" => (StatusCode::SERVICE_UNAVAILABLE, "try_again"),
-                _ => (StatusCode::CONFLICT, "rejected"),
-            };
-            let message = e
-                .split_once(' ')
-                .map(|(_, m)| m.to_string())
-                .unwrap_or(e.clone());
-            error(status, code, message)
-        }
-    }
+/// An admin failure (RESP-style error text) as HTTP.
+fn admin_error(e: String) -> ApiError {
+    let (status, code) = match e.split(' ').next().unwrap_or("") {
+        "CLUSTERDOWN" => (StatusCode::SERVICE_UNAVAILABLE, "no_leader"),
+        "TRYAGAIN" => (StatusCode::SERVICE_UNAVAILABLE, "try_again"),
+        _ => (StatusCode::CONFLICT, "rejected"),
+    };
+    let message = e
+        .split_once(' ')
+        .map(|(_, m)| m.to_string())
+        .unwrap_or(e.clone());
+    ApiError::new(status, code, message)
 }
 
-fn raft_node(server: &Server) -> Result<Arc<crate::raft::RaftNode>, Response> {
+fn raft_node(server: &Server) -> Result<Arc<crate::raft::RaftNode>, ApiError> {
     server.raft.get().cloned().ok_or_else(|| {
-        error(
+        ApiError::new(
             StatusCode::CONFLICT,
             "raft_disabled",
             "this node runs standalone: there is no cluster",
@@ -206,18 +225,12 @@ fn raft_node(server: &Server) -> Result<Arc<crate::raft::RaftNode>, Response> {
     })
 }
 
-/// A JSON body, or a 400 naming what is wrong with it.
-fn body<T: serde::de::DeserializeOwned>(
-    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-    expected: &str,
-) -> Result<T, Response> {
-    body.map(|Json(v)| v).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("{}; expected {expected}", e.body_text()),
-        )
-    })
+fn bad_request(what: impl std::fmt::Display, expected: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("{what}; expected {expected}"),
+    )
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -230,18 +243,16 @@ struct AddMember {
 async fn add_member(
     State(server): State<Arc<Server>>,
     req: Result<Json<AddMember>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let node = match raft_node(&server) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let m = match body(req, r#"{"id": "node-4", "raft_address": "10.0.0.4:7000"}"#) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    if let Err(e) = crate::config::check_peer(&m.id, &m.raft_address) {
-        return error(StatusCode::BAD_REQUEST, "bad_request", e.to_string());
-    }
+) -> Result<Json<Value>, ApiError> {
+    let node = raft_node(&server)?;
+    let Json(m) = req.map_err(|e| {
+        bad_request(
+            e.body_text(),
+            r#"{"id": "node-4", "raft_address": "10.0.0.4:7000"}"#,
+        )
+    })?;
+    crate::config::check_peer(&m.id, &m.raft_address)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
     let op = crate::raft::AdminOp::AddNode {
         id: m.id,
         addr: crate::raft::NodeAddr {
@@ -249,18 +260,18 @@ async fn add_member(
             client_addr: String::new(),
         },
     };
-    admin_reply(node.admin(op).await)
+    let result = node.admin(op).await.map_err(admin_error)?;
+    Ok(Json(json!({ "status": "ok", "result": result })))
 }
 
 async fn remove_member(
     State(server): State<Arc<Server>>,
     axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    let node = match raft_node(&server) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    admin_reply(node.admin(crate::raft::AdminOp::RemoveNode { id }).await)
+) -> Result<Json<Value>, ApiError> {
+    let node = raft_node(&server)?;
+    let op = crate::raft::AdminOp::RemoveNode { id };
+    let result = node.admin(op).await.map_err(admin_error)?;
+    Ok(Json(json!({ "status": "ok", "result": result })))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -269,33 +280,21 @@ struct TransferLeader {
     to: Option<String>,
 }
 
-async fn transfer_leader(State(server): State<Arc<Server>>, raw: axum::body::Bytes) -> Response {
-    let node = match raft_node(&server) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+async fn transfer_leader(
+    State(server): State<Arc<Server>>,
+    raw: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let node = raft_node(&server)?;
     // The body is optional: empty means "the most caught-up voter".
     let req: TransferLeader = if raw.iter().all(u8::is_ascii_whitespace) {
         TransferLeader::default()
     } else {
-        match serde_json::from_slice(&raw) {
-            Ok(r) => r,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    format!("{e}; expected an empty body or {{\"to\": \"node-2\"}}"),
-                )
-            }
-        }
+        serde_json::from_slice(&raw)
+            .map_err(|e| bad_request(e, r#"an empty body or {"to": "node-2"}"#))?
     };
-    match node
-        .admin(crate::raft::AdminOp::TransferLeader { to: req.to })
-        .await
-    {
-        Ok(leader) => Json(json!({ "status": "ok", "leader": leader })).into_response(),
-        Err(e) => admin_reply(Err(e)),
-    }
+    let op = crate::raft::AdminOp::TransferLeader { to: req.to };
+    let leader = node.admin(op).await.map_err(admin_error)?;
+    Ok(Json(json!({ "status": "ok", "leader": leader })))
 }
 
 async fn metrics(State(server): State<Arc<Server>>) -> Response {
