@@ -169,6 +169,7 @@ fn cluster_gateway_agrees_with_info_and_readyz_follows_quorum() {
         assert!(metric(&scrape(i), "helios_raft_leader_changes_total").unwrap() >= 1.0);
     }
     let on_leader = scrape(l);
+    alert_rules_use_only_served_metrics(&on_leader);
     let f = c.follower_of(l);
     let series = format!(
         r#"helios_raft_peer_lag_entries{{peer="{}"}}"#,
@@ -285,4 +286,70 @@ fn cluster_gateway_agrees_with_info_and_readyz_follows_quorum() {
         "{r}"
     );
     assert_eq!(http(port, "GET", "/livez").0, 200);
+}
+
+/// `examples/prometheus/alerts.yml` is well formed and every `helios_*`
+/// series it uses is in a real scrape (promtool is not on this machine).
+fn alert_rules_use_only_served_metrics(scrape: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/prometheus/alerts.yml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let groups = doc["groups"].as_sequence().expect("groups: a list");
+    let mut alerts = Vec::new();
+    for g in groups {
+        assert!(g["name"].as_str().is_some(), "a group without a name");
+        for r in g["rules"].as_sequence().expect("rules: a list") {
+            let name = r["alert"].as_str().expect("alert: a name").to_string();
+            let expr = r["expr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: no expr"));
+            let severity = r["labels"]["severity"].as_str();
+            assert!(
+                matches!(severity, Some("critical") | Some("warning")),
+                "{name}: severity {severity:?}"
+            );
+            assert!(
+                r["annotations"]["summary"].as_str().is_some(),
+                "{name}: no summary"
+            );
+            if let Some(d) = r["for"].as_str() {
+                assert!(humantime_like(d), "{name}: for: {d}");
+            }
+            let mut rest = expr;
+            let mut used = 0;
+            while let Some(at) = rest.find("helios_") {
+                let tail = &rest[at..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                let series = &tail[..end];
+                assert!(
+                    scrape.lines().any(|l| l.starts_with(series)),
+                    "{name} uses {series}, which /metrics does not serve"
+                );
+                used += 1;
+                rest = &tail[end..];
+            }
+            assert!(used > 0, "{name}: uses no helios metric");
+            alerts.push(name);
+        }
+    }
+    for needed in [
+        "HeliosNoLeader",
+        "HeliosMoreThanOneLeader",
+        "HeliosReplicationLag",
+        "HeliosFrequentLeaderChanges",
+        "HeliosSlowFsync",
+    ] {
+        assert!(alerts.iter().any(|a| a == needed), "no {needed} rule");
+    }
+}
+
+/// Prometheus durations: a number and a unit (30s, 5m, 1h).
+fn humantime_like(d: &str) -> bool {
+    let (n, unit) = d.split_at(d.len().saturating_sub(1));
+    n.parse::<u64>().is_ok() && matches!(unit, "s" | "m" | "h")
 }
