@@ -64,6 +64,9 @@ pub struct NodeReport {
     #[serde(flatten)]
     pub raft: Option<RaftView>,
     pub error: Option<String>,
+    /// It answered, but runs without Raft.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub standalone: bool,
 }
 
 /// The socket address to connect to: listen-style addresses (`:6379`,
@@ -253,6 +256,7 @@ pub fn poll_all(targets: &[Target], timeout: Duration) -> Vec<NodeReport> {
                     addr: t.addr.clone(),
                     raft: None,
                     error: Some("poll panicked".into()),
+                    standalone: false,
                 })
             })
             .collect()
@@ -260,20 +264,24 @@ pub fn poll_all(targets: &[Target], timeout: Duration) -> Vec<NodeReport> {
 }
 
 fn poll_one(t: &Target, timeout: Duration) -> NodeReport {
-    let result =
-        query(&t.addr, timeout, &["INFO", "raft"]).and_then(|text| raft_view(&parse_info(&text)));
-    match result {
+    let info = query(&t.addr, timeout, &["INFO", "raft"]).map(|text| parse_info(&text));
+    let standalone = info
+        .as_ref()
+        .is_ok_and(|i| i.get("raft_enabled").map(String::as_str) == Some("false"));
+    match info.and_then(|i| raft_view(&i)) {
         Ok(view) => NodeReport {
             node: t.id.clone().unwrap_or_else(|| view.node_id.clone()),
             addr: t.addr.clone(),
             raft: Some(view),
             error: None,
+            standalone: false,
         },
         Err(e) => NodeReport {
             node: t.id.clone().unwrap_or_else(|| "?".into()),
             addr: t.addr.clone(),
             raft: None,
             error: Some(e),
+            standalone,
         },
     }
 }
@@ -289,6 +297,7 @@ pub(crate) mod tests {
             addr: format!("{id}:1"),
             raft: None,
             error: Some("connection refused".into()),
+            standalone: false,
         }
     }
 

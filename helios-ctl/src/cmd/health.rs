@@ -285,6 +285,18 @@ fn applied_check(views: &[crate::poll::RaftView], max_lag: u64) -> Check {
 
 /// Judges one node on its own.
 pub fn evaluate_local(report: &NodeReport, max_lag: u64) -> HealthReport {
+    if report.standalone {
+        // A standalone node that answers is all there is to judge (the
+        // same image runs both ways).
+        let checks = vec![check(
+            "reachable",
+            Level::Ok,
+            format!("{} answered (standalone, no Raft)", report.addr),
+        )];
+        return finish(checks, |s, c| {
+            format!("HEALTH {}: {}", s.word(), c[0].detail)
+        });
+    }
     let Some(v) = &report.raft else {
         let checks = vec![check(
             "reachable",
@@ -431,6 +443,7 @@ mod tests {
                 quorum_ack_ms: None,
             }),
             error: None,
+            standalone: false,
         }
     }
 
@@ -546,5 +559,8 @@ mod tests {
             Level::Critical
         );
         assert_eq!(evaluate_local(&down("b"), 1000).status, Level::Critical);
+        let mut standalone = down("b");
+        standalone.standalone = true;
+        assert_eq!(evaluate_local(&standalone, 1000).status, Level::Ok);
     }
 }

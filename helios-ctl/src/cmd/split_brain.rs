@@ -292,6 +292,7 @@ mod tests {
             addr: format!("{id}:1"),
             raft: Some(raft_view(&parse_info(&text)).unwrap()),
             error: None,
+            standalone: false,
         }
     }
 

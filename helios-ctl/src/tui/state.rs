@@ -171,6 +171,7 @@ impl App {
                 addr: n.addr.clone(),
                 raft: n.raft.clone(),
                 error: n.error.clone(),
+                standalone: false,
             });
         }
         let rows = crate::cmd::status::rows(reports.clone());

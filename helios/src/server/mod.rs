@@ -14,6 +14,7 @@
 
 pub mod client;
 mod conn;
+mod notify;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -493,6 +494,8 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
         );
     }
     tokio::spawn(server.clone().cron());
+    // Data loaded, client, Raft and HTTP listeners bound.
+    notify::notify("READY=1");
     let mut shutdown = server.shutdown_signal();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Io {
@@ -533,6 +536,7 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
             }
         }
     }
+    notify::notify("STOPPING=1");
     drop(listener);
     // Connections see the signal at their next read and finish their batch.
     let drain = async { while tasks.join_next().await.is_some() {} };
