@@ -72,25 +72,65 @@ where
     }
 }
 
-/// Installs the global subscriber. Other crates' events are shown at `warn`
-/// unless the level is `debug` or `trace`; openraft's only at `error`: it
-/// warns on every heartbeat to a peer that is down (ten lines a second),
-/// and `helios::raft` already reports peers going and coming once each.
-pub fn init(config: &Config) {
-    let level = config.log_level.as_str();
+/// The filter for `level`: other crates at `warn` unless the level is
+/// `debug` or `trace`; openraft's only at `error` (it warns on every
+/// heartbeat to a peer that is down, ten lines a second, and
+/// `helios::raft` already reports peers going and coming once each).
+fn filter(level: &str) -> EnvFilter {
     let (others, openraft) = if matches!(level, "debug" | "trace") {
         (level, level)
     } else {
         ("warn", "error")
     };
-    let filter = EnvFilter::new(format!(
+    EnvFilter::new(format!(
         "{others},openraft={openraft},helios={level},helios_atlasd={level}"
-    ));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    ))
+}
+
+type LevelSetter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// Changes the level of the installed subscriber (SIGHUP reload,
+/// `CONFIG SET loglevel`).
+static SET_LEVEL: std::sync::OnceLock<LevelSetter> = std::sync::OnceLock::new();
+
+/// Installs the global subscriber.
+pub fn init(config: &Config) {
+    let base = tracing_subscriber::fmt()
+        .with_env_filter(filter(&config.log_level))
         .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().with_current_span(false).try_init(),
-        LogFormat::Text => builder.event_format(SeedFormat).try_init(),
+    // The reload handle is typed by the whole subscriber, so the format is
+    // chosen before reloading is enabled.
+    let setter: Option<LevelSetter> = match config.log_format {
+        LogFormat::Json => {
+            let b = base.json().with_current_span(false).with_filter_reloading();
+            let h = b.reload_handle();
+            b.try_init().ok().map(|_| {
+                Box::new(move |level: &str| {
+                    h.reload(filter(level))
+                        .map_err(|e| format!("cannot change the log level: {e}"))
+                }) as LevelSetter
+            })
+        }
+        LogFormat::Text => {
+            let b = base.event_format(SeedFormat).with_filter_reloading();
+            let h = b.reload_handle();
+            b.try_init().ok().map(|_| {
+                Box::new(move |level: &str| {
+                    h.reload(filter(level))
+                        .map_err(|e| format!("cannot change the log level: {e}"))
+                }) as LevelSetter
+            })
+        }
     };
+    if let Some(set) = setter {
+        let _ = SET_LEVEL.set(set);
+    }
+}
+
+/// Switches the running log level; `level` is already validated.
+pub fn set_level(level: &str) -> Result<(), String> {
+    match SET_LEVEL.get() {
+        Some(set) => set(level),
+        None => Err("no log subscriber installed".into()),
+    }
 }

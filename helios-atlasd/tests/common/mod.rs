@@ -150,6 +150,10 @@ impl Atlasd {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// kill -9, and wait for the process to be gone.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -513,7 +513,24 @@ static PARAMS: &[Param] = &[
     Param {
         name: "loglevel",
         get: |s| s.config.read().log_level.clone(),
-        set: None,
+        // Redis's names map onto ours: verbose is debug, notice is info.
+        set: Some(|s, v| {
+            let level = match v.to_ascii_lowercase().as_str() {
+                "debug" | "verbose" => "debug",
+                "info" | "notice" => "info",
+                "warn" | "warning" => "warn",
+                "error" | "nothing" => "error",
+                "trace" => "trace",
+                _ => {
+                    return Err(
+                        "argument(s) must be one of the following: debug, verbose, notice, warning, nothing (or trace, info, warn, error)".into(),
+                    )
+                }
+            };
+            crate::logging::set_level(level)?;
+            s.config.write().log_level = level.to_string();
+            Ok(())
+        }),
     },
     Param {
         name: "maxmemory",

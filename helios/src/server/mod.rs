@@ -15,6 +15,7 @@
 pub mod client;
 mod conn;
 mod notify;
+pub mod reload;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -502,9 +503,18 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> Result<(), Err
             what: "cannot install SIGTERM handler".into(),
             source: e,
         })?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| Error::Io {
+            what: "cannot install SIGHUP handler".into(),
+            source: e,
+        })?;
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
+            _ = sighup.recv() => {
+                tracing::info!("received SIGHUP, reloading the configuration");
+                reload::reload(&server);
+            }
             accepted = listener.accept() => {
                 let (socket, peer) = match accepted {
                     Ok(x) => x,
