@@ -353,3 +353,94 @@ fn humantime_like(d: &str) -> bool {
     let (n, unit) = d.split_at(d.len().saturating_sub(1));
     n.parse::<u64>().is_ok() && matches!(unit, "s" | "m" | "h")
 }
+
+/// One HTTPS request trusting only `ca` (DER); returns status and body.
+fn https(port: u16, ca: &[u8], path: &str) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca.to_vec()))
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    write!(
+        tls,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    // A server closing without close_notify is fine here.
+    let _ = tls.read_to_string(&mut text);
+    let code = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("bad response {text:?}"))?;
+    Ok((
+        code,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    ))
+}
+
+#[test]
+fn gateway_serves_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = dir.path().join("gw.crt");
+    let key = dir.path().join("gw.key");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let gw = free_port();
+    let _node = Atlasd::start(&[
+        &format!("-gateway-listen=127.0.0.1:{gw}"),
+        &format!("-gateway-tls-cert={}", cert.display()),
+        &format!("-gateway-tls-key={}", key.display()),
+    ]);
+    let (code, body) = https(gw, ck.cert.der(), "/v1/status").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["mode"], "standalone");
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let plain = std::panic::catch_unwind(|| http(gw, "GET", "/livez"));
+    assert!(plain.is_err() || plain.unwrap().0 != 200);
+    // A client that does not trust the certificate is refused.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    assert!(https(gw, other.cert.der(), "/livez").is_err());
+
+    // A key that is not a key stops start-up, naming the file.
+    std::fs::write(&key, "not a key\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_helios-atlasd"))
+        .arg(format!("-listen=127.0.0.1:{}", free_port()))
+        .arg(format!("-data-dir={}", dir.path().join("d2").display()))
+        .arg(format!("-gateway-listen=127.0.0.1:{}", free_port()))
+        .arg(format!("-gateway-tls-cert={}", cert.display()))
+        .arg(format!("-gateway-tls-key={}", key.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("gw.key") && err.contains("no private key"),
+        "{err}"
+    );
+    // Half a TLS setup is a configuration error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_helios-atlasd"))
+        .arg(format!("-gateway-tls-cert={}", cert.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("without gateway.tls.key_file"),
+        "{out:?}"
+    );
+}

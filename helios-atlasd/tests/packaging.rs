@@ -200,6 +200,7 @@ fn systemd_unit_is_type_notify_and_the_node_notifies_ready_then_stopping() {
     assert_eq!(get("Type"), Some("notify"));
     assert_eq!(get("User"), Some("helios"));
     assert_eq!(get("KillSignal"), Some("SIGTERM"));
+    assert_eq!(get("ExecReload"), Some("/bin/kill -HUP $MAINPID"));
     assert_eq!(get("NoNewPrivileges"), Some("yes"));
     assert_eq!(get("ProtectSystem"), Some("strict"));
     let exec: Vec<&str> = get("ExecStart").unwrap().split_whitespace().collect();

@@ -122,6 +122,11 @@ An empty value for -requirepass, -gateway-listen, -gateway-auth-token or
   -gateway-auth-token TOKEN       env HELIOS_GATEWAY_AUTH_TOKEN
         Bearer token the gateway's POST/DELETE endpoints require (reads stay
         open). Default: none (no token needed)
+  -gateway-tls-cert FILE          env HELIOS_GATEWAY_TLS_CERT
+        PEM certificate chain: the gateway serves HTTPS (with
+        -gateway-tls-key). Default: plain HTTP
+  -gateway-tls-key FILE           env HELIOS_GATEWAY_TLS_KEY
+        PEM private key for -gateway-tls-cert. Default: none
   -metrics-listen [HOST]:PORT     env HELIOS_METRICS_LISTEN
         Prometheus /metrics; may equal -gateway-listen. Default: disabled
   -h, -help, --help
@@ -338,6 +343,8 @@ pub struct Config {
     pub gateway_listen: Option<SocketAddr>,
     /// Bearer token the gateway's mutating endpoints require.
     pub gateway_auth_token: Option<String>,
+    /// PEM certificate chain and private key: the gateway speaks HTTPS.
+    pub gateway_tls: Option<(PathBuf, PathBuf)>,
     pub metrics_listen: Option<SocketAddr>,
     /// The YAML file that was read, if any.
     pub config_file: Option<PathBuf>,
@@ -363,6 +370,7 @@ impl Default for Config {
             log_format: LogFormat::default(),
             gateway_listen: None,
             gateway_auth_token: None,
+            gateway_tls: None,
             metrics_listen: None,
             config_file: None,
         }
@@ -475,10 +483,12 @@ enum Key {
     RaftReadConsistency,
     GatewayListen,
     GatewayAuthToken,
+    GatewayTlsCert,
+    GatewayTlsKey,
     MetricsListen,
 }
 
-const KEYS: [Key; 25] = [
+const KEYS: [Key; 27] = [
     Key::Config,
     Key::DataDir,
     Key::Listen,
@@ -503,6 +513,8 @@ const KEYS: [Key; 25] = [
     Key::RaftReadConsistency,
     Key::GatewayListen,
     Key::GatewayAuthToken,
+    Key::GatewayTlsCert,
+    Key::GatewayTlsKey,
     Key::MetricsListen,
 ];
 
@@ -534,6 +546,8 @@ impl Key {
             Key::RaftReadConsistency => "raft-read-consistency",
             Key::GatewayListen => "gateway-listen",
             Key::GatewayAuthToken => "gateway-auth-token",
+            Key::GatewayTlsCert => "gateway-tls-cert",
+            Key::GatewayTlsKey => "gateway-tls-key",
             Key::MetricsListen => "metrics-listen",
         }
     }
@@ -565,6 +579,8 @@ impl Key {
             Key::RaftReadConsistency => "atlas.raft.read_consistency",
             Key::GatewayListen => "gateway.listen",
             Key::GatewayAuthToken => "gateway.auth_token",
+            Key::GatewayTlsCert => "gateway.tls.cert_file",
+            Key::GatewayTlsKey => "gateway.tls.key_file",
             Key::MetricsListen => "observability.metrics_port",
         }
     }
@@ -574,6 +590,7 @@ impl Key {
         match self {
             Key::Config => "a YAML file path",
             Key::DataDir | Key::RaftDataDir => "a directory path",
+            Key::GatewayTlsCert | Key::GatewayTlsKey => "a PEM file path",
             Key::Listen | Key::GatewayListen | Key::MetricsListen => {
                 "an address like :6379 or 127.0.0.1:6379"
             }
@@ -672,6 +689,8 @@ struct Layer {
     raft_read_consistency: Option<ReadConsistency>,
     gateway_listen: Option<Option<SocketAddr>>,
     gateway_auth_token: Option<Option<String>>,
+    gateway_tls_cert: Option<Option<PathBuf>>,
+    gateway_tls_key: Option<Option<PathBuf>>,
     metrics_listen: Option<Option<SocketAddr>>,
 }
 
@@ -733,6 +752,8 @@ impl Layer {
             Key::RaftReadConsistency => self.raft_read_consistency = Some(raw.parse()?),
             Key::GatewayListen => self.gateway_listen = Some(parse_optional_addr(raw)?),
             Key::GatewayAuthToken => self.gateway_auth_token = Some(non_empty(raw)),
+            Key::GatewayTlsCert => self.gateway_tls_cert = Some(non_empty(raw).map(PathBuf::from)),
+            Key::GatewayTlsKey => self.gateway_tls_key = Some(non_empty(raw).map(PathBuf::from)),
             Key::MetricsListen => self.metrics_listen = Some(parse_optional_addr(raw)?),
         }
         Ok(())
@@ -879,6 +900,14 @@ struct FilePeer {
 struct FileGateway {
     listen: Option<String>,
     auth_token: Option<String>,
+    tls: Option<FileGatewayTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGatewayTls {
+    cert_file: Option<String>,
+    key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -937,6 +966,9 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
     let gateway = root.gateway.unwrap_or_default();
     set(Key::GatewayListen, &gateway.listen)?;
     set(Key::GatewayAuthToken, &gateway.auth_token)?;
+    let tls = gateway.tls.unwrap_or_default();
+    set(Key::GatewayTlsCert, &tls.cert_file)?;
+    set(Key::GatewayTlsKey, &tls.key_file)?;
 
     let obs = root.observability.unwrap_or_default();
     set(Key::LogLevel, &obs.log_level)?;
@@ -1080,6 +1112,24 @@ fn merge(layers: &[(Origin, Layer)], config_file: Option<PathBuf>) -> Result<Con
     let (heartbeat, heartbeat_origin) =
         with_origin!(raft_heartbeat_timeout, d.raft.heartbeat_timeout);
     let (election, election_origin) = with_origin!(raft_election_timeout, d.raft.election_timeout);
+    let (tls_cert, cert_origin) = with_origin!(gateway_tls_cert, None);
+    let (tls_key, key_origin) = with_origin!(gateway_tls_key, None);
+    let gateway_tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(cert_origin.error(
+                Key::GatewayTlsCert,
+                "set without gateway.tls.key_file (expected both, or neither)".to_string(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(key_origin.error(
+                Key::GatewayTlsKey,
+                "set without gateway.tls.cert_file (expected both, or neither)".to_string(),
+            ))
+        }
+    };
 
     let config = Config {
         listen: value!(listen, d.listen),
@@ -1107,6 +1157,7 @@ fn merge(layers: &[(Origin, Layer)], config_file: Option<PathBuf>) -> Result<Con
         },
         gateway_listen: value!(gateway_listen, d.gateway_listen),
         gateway_auth_token: value!(gateway_auth_token, d.gateway_auth_token),
+        gateway_tls,
         metrics_listen: value!(metrics_listen, d.metrics_listen),
         data_dir,
         config_file,

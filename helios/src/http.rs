@@ -15,6 +15,11 @@
 //! | `POST /v1/cluster/transfer-leader` | optional `{"to"}`: `RAFT.TRANSFER_LEADER`; answers the new leader |
 //! | `GET /v1/cluster` | members (voters, learners) with their addresses, leader, term and, on the leader, each peer's match index, lag and reachability (`null` elsewhere); `view` says whose view it is |
 //!
+//! With `gateway.tls.cert_file` and `key_file` (`-gateway-tls-cert`,
+//! `-gateway-tls-key`) the gateway's port speaks HTTPS only (rustls, TLS
+//! 1.2/1.3); a separate metrics port stays plain HTTP, as Prometheus
+//! scrapes usually are.
+//!
 //! With `gateway.auth_token` (`-gateway-auth-token`) set, the POST and
 //! DELETE endpoints need `Authorization: Bearer <token>` (401
 //! `unauthorized` otherwise); reads stay open for probes and dashboards.
@@ -25,6 +30,7 @@
 //! taken address stops start-up with a clear error.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -375,41 +381,132 @@ fn metrics_routes() -> Router<Arc<Server>> {
     Router::new().route("/metrics", get(metrics))
 }
 
+/// The gateway's TLS setup from PEM files; errors name the file and what
+/// was expected in it.
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, Error> {
+    let bad = |path: &Path, message: String| Error::Io {
+        what: format!("gateway TLS: {}", path.display()),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+    };
+    let open = |path: &Path| {
+        std::fs::File::open(path)
+            .map(std::io::BufReader::new)
+            .map_err(|e| Error::Io {
+                what: format!("gateway TLS: cannot read {}", path.display()),
+                source: e,
+            })
+    };
+    let certs: Vec<_> = rustls_pemfile::certs(&mut open(cert)?)
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(cert, format!("not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad(
+            cert,
+            "no certificate in it (expected PEM CERTIFICATE blocks)".into(),
+        ));
+    }
+    let key_der = rustls_pemfile::private_key(&mut open(key)?)
+        .map_err(|e| bad(key, format!("not PEM: {e}")))?
+        .ok_or_else(|| {
+            bad(
+                key,
+                "no private key in it (expected a PEM PRIVATE KEY block)".into(),
+            )
+        })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| bad(key, format!("does not fit the certificate: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `app` over TLS until `shutdown` fires. A client that fails the
+/// handshake (or takes over 10 s) is dropped; others are unaffected.
+async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    tracing::warn!("HTTPS accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let handshake =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
+            let Ok(Ok(tls)) = handshake.await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+        });
+    }
+}
+
 /// Binds the configured HTTP listeners (none, one or two) and serves them
 /// in the background until the server shuts down.
 pub async fn start(server: &Arc<Server>) -> Result<(), Error> {
-    let (gateway, metrics) = {
+    let (gateway, metrics, tls) = {
         let c = server.config.read();
-        (c.gateway_listen, c.metrics_listen)
+        (c.gateway_listen, c.metrics_listen, c.gateway_tls.clone())
     };
-    let mut plan: Vec<(SocketAddr, Router<Arc<Server>>, &str)> = Vec::new();
+    let acceptor = match &tls {
+        Some((cert, key)) if gateway.is_some() => Some(tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    // (address, routes, name, on the gateway's port: TLS when configured)
+    let mut plan: Vec<(SocketAddr, Router<Arc<Server>>, &str, bool)> = Vec::new();
     match (gateway, metrics) {
         (Some(g), Some(m)) if g == m => plan.push((
             g,
             gateway_routes(server).merge(metrics_routes()),
             "gateway and metrics",
+            true,
         )),
         (g, m) => {
             if let Some(g) = g {
-                plan.push((g, gateway_routes(server), "gateway"));
+                plan.push((g, gateway_routes(server), "gateway", true));
             }
             if let Some(m) = m {
-                plan.push((m, metrics_routes(), "metrics"));
+                plan.push((m, metrics_routes(), "metrics", false));
             }
         }
     }
-    for (addr, routes, what) in plan {
+    for (addr, routes, what, gateway_port) in plan {
         let listener = TcpListener::bind(addr).await.map_err(|e| Error::Io {
             what: format!("cannot listen for the HTTP {what} on {addr}"),
             source: e,
         })?;
         let local = listener.local_addr().unwrap_or(addr);
-        tracing::info!("HTTP {what} listening on {local}");
         let app = routes
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(server.clone());
         let mut shutdown = server.shutdown_signal();
+        if let (true, Some(acceptor)) = (gateway_port, acceptor.clone()) {
+            tracing::info!("HTTPS {what} listening on {local}");
+            tokio::spawn(serve_tls(listener, acceptor, app, shutdown));
+            continue;
+        }
+        tracing::info!("HTTP {what} listening on {local}");
         tokio::spawn(async move {
             let stop = async move {
                 let _ = shutdown.changed().await;
