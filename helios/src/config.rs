@@ -484,7 +484,7 @@ enum Key {
     GatewayListen,
     GatewayAuthToken,
     GatewayTlsCert,
-    GatewayTlsKey,
+    GatewayTlsKeyFile,
     MetricsListen,
 }
 
@@ -514,7 +514,7 @@ const KEYS: [Key; 27] = [
     Key::GatewayListen,
     Key::GatewayAuthToken,
     Key::GatewayTlsCert,
-    Key::GatewayTlsKey,
+    Key::GatewayTlsKeyFile,
     Key::MetricsListen,
 ];
 
@@ -547,7 +547,7 @@ impl Key {
             Key::GatewayListen => "gateway-listen",
             Key::GatewayAuthToken => "gateway-auth-token",
             Key::GatewayTlsCert => "gateway-tls-cert",
-            Key::GatewayTlsKey => "gateway-tls-key",
+            Key::GatewayTlsKeyFile => "gateway-tls-key",
             Key::MetricsListen => "metrics-listen",
         }
     }
@@ -580,7 +580,7 @@ impl Key {
             Key::GatewayListen => "gateway.listen",
             Key::GatewayAuthToken => "gateway.auth_token",
             Key::GatewayTlsCert => "gateway.tls.cert_file",
-            Key::GatewayTlsKey => "gateway.tls.key_file",
+            Key::GatewayTlsKeyFile => "gateway.tls.key_file",
             Key::MetricsListen => "observability.metrics_port",
         }
     }
@@ -590,7 +590,7 @@ impl Key {
         match self {
             Key::Config => "a YAML file path",
             Key::DataDir | Key::RaftDataDir => "a directory path",
-            Key::GatewayTlsCert | Key::GatewayTlsKey => "a PEM file path",
+            Key::GatewayTlsCert | Key::GatewayTlsKeyFile => "a PEM file path",
             Key::Listen | Key::GatewayListen | Key::MetricsListen => {
                 "an address like :6379 or 127.0.0.1:6379"
             }
@@ -753,7 +753,9 @@ impl Layer {
             Key::GatewayListen => self.gateway_listen = Some(parse_optional_addr(raw)?),
             Key::GatewayAuthToken => self.gateway_auth_token = Some(non_empty(raw)),
             Key::GatewayTlsCert => self.gateway_tls_cert = Some(non_empty(raw).map(PathBuf::from)),
-            Key::GatewayTlsKey => self.gateway_tls_key = Some(non_empty(raw).map(PathBuf::from)),
+            Key::GatewayTlsKeyFile => {
+                self.gateway_tls_key = Some(non_empty(raw).map(PathBuf::from))
+            }
             Key::MetricsListen => self.metrics_listen = Some(parse_optional_addr(raw)?),
         }
         Ok(())
@@ -968,7 +970,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
     set(Key::GatewayAuthToken, &gateway.auth_token)?;
     let tls = gateway.tls.unwrap_or_default();
     set(Key::GatewayTlsCert, &tls.cert_file)?;
-    set(Key::GatewayTlsKey, &tls.key_file)?;
+    set(Key::GatewayTlsKeyFile, &tls.key_file)?;
 
     let obs = root.observability.unwrap_or_default();
     set(Key::LogLevel, &obs.log_level)?;
@@ -1125,7 +1127,7 @@ fn merge(layers: &[(Origin, Layer)], config_file: Option<PathBuf>) -> Result<Con
         }
         (None, Some(_)) => {
             return Err(key_origin.error(
-                Key::GatewayTlsKey,
+                Key::GatewayTlsKeyFile,
                 "set without gateway.tls.cert_file (expected both, or neither)".to_string(),
             ))
         }
