@@ -142,9 +142,15 @@ fn cluster_gateway_agrees_with_info_and_readyz_follows_quorum() {
             assert!(m["raft_addr"].is_string(), "{cl}");
         }
     }
-    // The leader's view carries every follower's progress.
-    let cl = json(&http(c.nodes[l].http_port, "GET", "/v1/cluster").1);
-    assert_eq!(cl["view_is_leader"], true);
+    // Every node answers with the leader's view of the followers' progress
+    // (a follower asks the leader).
+    for i in 0..3 {
+        let cl = json(&http(c.nodes[i].http_port, "GET", "/v1/cluster").1);
+        assert_eq!(cl["view"], leader_id.as_str(), "{cl}");
+        assert_eq!(cl["view_is_leader"], true, "{cl}");
+        assert_eq!(cl["answered_by"], c.nodes[i].id.as_str(), "{cl}");
+    }
+    let cl = json(&http(c.nodes[c.follower_of(l)].http_port, "GET", "/v1/cluster").1);
     let followers: Vec<&serde_json::Value> = cl["members"]
         .as_array()
         .unwrap()

@@ -13,7 +13,7 @@
 //! | `POST /v1/cluster/members` | `{"id", "raft_address"}`: `RAFT.NODE ADD` (learner, catch-up, voter), run on the leader |
 //! | `DELETE /v1/cluster/members/{id}` | `RAFT.NODE REMOVE` |
 //! | `POST /v1/cluster/transfer-leader` | optional `{"to"}`: `RAFT.TRANSFER_LEADER`; answers the new leader |
-//! | `GET /v1/cluster` | members (voters, learners) with their addresses, leader, term and, on the leader, each peer's match index, lag and reachability (`null` elsewhere); `view` says whose view it is |
+//! | `GET /v1/cluster` | members (voters, learners) with their addresses, leader, term and each peer's match index, lag and reachability as the leader sees them (asked of the leader when a follower answers; `view` names whose view it is, `view_is_leader` says whether that is the leader's, `answered_by` which node answered) |
 //!
 //! With `gateway.tls.cert_file` and `key_file` (`-gateway-tls-cert`,
 //! `-gateway-tls-key`) the gateway's port speaks HTTPS only (rustls, TLS
@@ -170,14 +170,21 @@ async fn cluster(State(server): State<Arc<Server>>) -> Response {
     };
     let st = node.status();
     let addrs = node.member_addrs();
+    // Progress is the leader's to know: ask it when this node follows.
+    let (view, progress) = match node
+        .leader_progress(std::time::Duration::from_secs(2))
+        .await
+    {
+        Some((leader, peers)) => (leader, peers),
+        None => (st.id.clone(), st.peers.clone()),
+    };
     let members: Vec<Value> = st
         .voters
         .iter()
         .map(|id| (id, "voter"))
         .chain(st.learners.iter().map(|id| (id, "learner")))
         .map(|(id, role)| {
-            // Progress is the leader's to know; addresses every node has.
-            let peer = st.peers.iter().find(|p| &p.id == id);
+            let peer = progress.iter().find(|p| &p.id == id);
             let addr = addrs.get(id);
             let client_addr = peer
                 .map(|p| p.client_addr.clone())
@@ -196,8 +203,9 @@ async fn cluster(State(server): State<Arc<Server>>) -> Response {
         })
         .collect();
     Json(json!({
-        "view": st.id,
-        "view_is_leader": st.state == "Leader",
+        "view": view,
+        "view_is_leader": st.leader.as_ref() == Some(&view),
+        "answered_by": st.id,
         "leader": st.leader,
         "leader_client_addr": (!st.leader_client_addr.is_empty()).then_some(st.leader_client_addr),
         "term": st.term,

@@ -101,6 +101,9 @@ pub enum Rpc {
     /// How many followers hold the entry at this index (`WAIT` on a
     /// follower).
     Replicas(u64),
+    /// The leader's view of every member's replication progress (the
+    /// gateway's `/v1/cluster` on a follower).
+    Progress,
 }
 
 /// Membership operations that must run on the leader.
@@ -154,6 +157,8 @@ pub enum Reply {
     Status(PeerStatus),
     Admin(Result<String, String>),
     Replicas(Option<usize>),
+    /// `None` when the node asked is not the leader.
+    Progress(Option<Vec<crate::raft::node::PeerProgress>>),
 }
 
 // ---- framing -------------------------------------------------------------

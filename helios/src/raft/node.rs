@@ -82,7 +82,7 @@ pub struct RaftStatus {
     pub peers: Vec<PeerProgress>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PeerProgress {
     pub id: NodeId,
     pub addr: String,
@@ -433,6 +433,22 @@ impl RaftNode {
             Rpc::Replicas(index) => {
                 Reply::Replicas(self.is_leader().then(|| self.replicas_with(index)))
             }
+            Rpc::Progress => Reply::Progress(self.is_leader().then(|| self.status().peers)),
+        }
+    }
+
+    /// Every member's replication progress as the leader sees it, and the
+    /// leader's id: from this node when it leads, else asked of the leader
+    /// (bounded by `timeout`). `None` without a reachable leader.
+    pub async fn leader_progress(&self, timeout: Duration) -> Option<(NodeId, Vec<PeerProgress>)> {
+        let leader = self.current_leader()?;
+        if leader == self.id {
+            return Some((leader, self.status().peers));
+        }
+        let peer = self.peer_for(&leader)?;
+        match peer.call(&Rpc::Progress, timeout).await {
+            Ok(Reply::Progress(Some(peers))) => Some((leader, peers)),
+            _ => None,
         }
     }
 
