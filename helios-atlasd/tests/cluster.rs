@@ -635,6 +635,21 @@ fn raft_debug_isolate_cuts_a_leader_off_until_lifted() {
         "OK"
     );
     assert_eq!(c.raft_info(l).unwrap()["raft_commit_index"], commit_before);
+    // The others keep redialling the isolated node, which refuses them:
+    // their refused connections must be closed, not pile up.
+    let dialer = c.nodes[new_leader].pid();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{dialer}/fd"))
+            .unwrap()
+            .count()
+    };
+    let before = fds();
+    std::thread::sleep(Duration::from_secs(3));
+    let after = fds();
+    assert!(
+        after <= before + 2,
+        "file descriptors grew from {before} to {after}"
+    );
     assert!(c.nodes[l]
         .log()
         .contains("Raft traffic cut by RAFT.DEBUG ISOLATE"));

@@ -84,8 +84,17 @@ async fn livez() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Raft mode, but the node is still replaying its log and joining: the
+/// gateway is up before the Raft node is.
+fn raft_starting(server: &Server) -> bool {
+    server.raft.get().is_none() && server.config.read().raft.enabled
+}
+
 /// The checks `/readyz` makes; empty when ready.
 pub fn readiness_failures(server: &Server) -> Vec<String> {
+    if raft_starting(server) {
+        return vec!["raft is starting (replaying its log)".to_string()];
+    }
     let Some(node) = server.raft.get() else {
         return Vec::new();
     };
@@ -134,6 +143,9 @@ async fn readyz(State(server): State<Arc<Server>>) -> Response {
 }
 
 async fn status(State(server): State<Arc<Server>>) -> Json<Value> {
+    if raft_starting(&server) {
+        return Json(json!({ "mode": "raft", "raft_enabled": true, "state": "Starting" }));
+    }
     let Some(node) = server.raft.get() else {
         return Json(json!({ "mode": "standalone", "raft_enabled": false }));
     };
@@ -161,12 +173,9 @@ async fn status(State(server): State<Arc<Server>>) -> Json<Value> {
 }
 
 async fn cluster(State(server): State<Arc<Server>>) -> Response {
-    let Some(node) = server.raft.get() else {
-        return error(
-            StatusCode::CONFLICT,
-            "raft_disabled",
-            "this node runs standalone: there is no cluster",
-        );
+    let node = match raft_node(&server) {
+        Ok(n) => n,
+        Err(e) => return e.into_response(),
     };
     let st = node.status();
     let addrs = node.member_addrs();
@@ -230,6 +239,13 @@ fn admin_error(e: String) -> ApiError {
 }
 
 fn raft_node(server: &Server) -> Result<Arc<crate::raft::RaftNode>, ApiError> {
+    if raft_starting(server) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "try_again",
+            "raft is starting (replaying its log)",
+        ));
+    }
     server.raft.get().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,

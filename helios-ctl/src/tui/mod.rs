@@ -98,8 +98,15 @@ fn start_poller(
             if tx.send(p).is_err() {
                 return;
             }
-            let every = *refresh.lock().unwrap_or_else(|e| e.into_inner());
-            std::thread::sleep(every.saturating_sub(began.elapsed()));
+            // Short naps, so a new refresh rate (+/-) applies at once.
+            loop {
+                let every = *refresh.lock().unwrap_or_else(|e| e.into_inner());
+                let left = every.saturating_sub(began.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
         }
     });
 }

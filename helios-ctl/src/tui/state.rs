@@ -164,6 +164,8 @@ impl App {
                     n.error = Some(e);
                     n.ops = None;
                     n.last_commands = None;
+                    // The detail view must not show a dead node's old INFO.
+                    n.info.clear();
                 }
             }
             reports.push(NodeReport {
@@ -375,6 +377,10 @@ pub(crate) mod tests {
         );
         assert_eq!(app.timeline[0].clock, "12:00:03");
         assert!(app.nodes[0].error.as_deref().unwrap().contains("refused"));
+        assert!(
+            app.nodes[0].info.is_empty(),
+            "stale INFO kept for a down node"
+        );
     }
 
     #[test]

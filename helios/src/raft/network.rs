@@ -255,12 +255,17 @@ struct Conn {
     pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
     next_id: AtomicU64,
     alive: AtomicBool,
+    /// Set by [`Conn::fail_all`]: the reader and writer tasks stop, which
+    /// closes the socket (they would otherwise keep it, and each other,
+    /// alive).
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Conn {
     fn fail_all(&self) {
         self.alive.store(false, Ordering::Release);
         self.pending.lock().clear();
+        self.closed.send_replace(true);
     }
 
     /// Sends a request and returns the receiver of its reply, without
@@ -415,6 +420,11 @@ impl PeerClient {
             .map_err(|e| format!("connect to {addr}: {e}"))?;
         let _ = stream.set_nodelay(true);
         let conn = spawn_conn(stream);
+        {
+            let mut conns = self.pool.conns.lock();
+            conns.retain(|c| c.strong_count() > 0);
+            conns.push(Arc::downgrade(&conn));
+        }
         let acked = self.pool.acked(&self.target);
         let hello = Rpc::Hello {
             from: self.pool.me.clone(),
@@ -464,11 +474,20 @@ fn spawn_conn(stream: TcpStream) -> Arc<Conn> {
         pending: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
         alive: AtomicBool::new(true),
+        closed: tokio::sync::watch::Sender::new(false),
     });
     let writer = conn.clone();
+    let mut closed = conn.closed.subscribe();
     tokio::spawn(async move {
         let mut scratch = Vec::new();
-        while let Some(frame) = rx.recv().await {
+        loop {
+            let frame = tokio::select! {
+                f = rx.recv() => match f {
+                    Some(frame) => frame,
+                    None => break,
+                },
+                _ = closed.wait_for(|c| *c) => break,
+            };
             if write_frames(&mut wr, frame, &mut rx, &mut scratch)
                 .await
                 .is_err()
@@ -479,9 +498,17 @@ fn spawn_conn(stream: TcpStream) -> Arc<Conn> {
         writer.fail_all();
     });
     let reader = conn.clone();
+    let mut closed = conn.closed.subscribe();
     tokio::spawn(async move {
         let mut buf = Vec::new();
-        while let Ok((id, reply)) = read_frame::<Reply>(&mut rd, &mut buf).await {
+        loop {
+            let (id, reply) = tokio::select! {
+                r = read_frame::<Reply>(&mut rd, &mut buf) => match r {
+                    Ok(x) => x,
+                    Err(_) => break,
+                },
+                _ = closed.wait_for(|c| *c) => break,
+            };
             if let Some(tx) = reader.pending.lock().remove(&id) {
                 let _ = tx.send(reply);
             }
@@ -497,6 +524,9 @@ struct PeerPoolInner {
     /// `RAFT.DEBUG ISOLATE on`: no Raft traffic in or out (a partition
     /// drill); client connections are untouched.
     isolated: tokio::sync::watch::Sender<bool>,
+    /// Every outgoing connection, so isolation can close them all (a
+    /// replication stream holds its own handle to one).
+    conns: Mutex<Vec<std::sync::Weak<Conn>>>,
     /// Match index per follower as last seen by this node while leader.
     acked: Mutex<HashMap<NodeId, u64>>,
 }
@@ -521,6 +551,7 @@ impl PeerPool {
                 me,
                 source_ip,
                 isolated: tokio::sync::watch::Sender::new(false),
+                conns: Mutex::new(Vec::new()),
                 acked: Mutex::new(HashMap::new()),
             }),
             peers: Arc::new(Mutex::new(HashMap::new())),
@@ -556,11 +587,9 @@ impl PeerPool {
     pub fn set_isolated(&self, on: bool) -> bool {
         let was = self.inner.isolated.send_replace(on);
         if on {
-            for p in self.peers.lock().values() {
-                if let Ok(mut conn) = p.conn.try_lock() {
-                    if let Some(c) = conn.take() {
-                        c.fail_all();
-                    }
+            for c in self.inner.conns.lock().drain(..) {
+                if let Some(c) = c.upgrade() {
+                    c.fail_all();
                 }
             }
         }

@@ -446,8 +446,9 @@ impl RaftNode {
             return Some((leader, self.status().peers));
         }
         let peer = self.peer_for(&leader)?;
-        match peer.call(&Rpc::Progress, timeout).await {
-            Ok(Reply::Progress(Some(peers))) => Some((leader, peers)),
+        // The whole exchange (a connect included) within `timeout`.
+        match tokio::time::timeout(timeout, peer.call(&Rpc::Progress, timeout)).await {
+            Ok(Ok(Reply::Progress(Some(peers)))) => Some((leader, peers)),
             _ => None,
         }
     }

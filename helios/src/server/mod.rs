@@ -452,6 +452,17 @@ impl Server {
 
 /// Runs a server until shutdown.
 pub async fn run(config: Config) -> Result<(), Error> {
+    // SIGHUP's default action kills the process: take it over before the
+    // (possibly long) start-up, so `systemctl reload` during it is harmless.
+    // The handler stays installed for the process; `serve` acts on it.
+    drop(
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| {
+            Error::Io {
+                what: "cannot install SIGHUP handler".into(),
+                source: e,
+            }
+        })?,
+    );
     let listen = config.listen;
     let raft_mode = config.raft.enabled;
     let server = Server::open(config)?;

@@ -6,6 +6,7 @@
 //! Applied live: `log_level`, `requirepass`, `maxclients`,
 //! `proto_max_bulk_len`, `snapshot_interval_cmds`, `snapshot_interval_time`
 //! and `gateway.auth_token`. Everything else (addresses, directories,
+//! the gateway's TLS files,
 //! `aof_fsync`, `io_threads`, `log_format` and the whole Raft section —
 //! openraft fixes its timing when the node starts) is reported in a warning.
 //! A file that no longer loads changes nothing: the error is logged and the
@@ -68,6 +69,7 @@ pub fn apply(server: &Server, new: &Config) -> Result<Reloaded, String> {
     restart!(io_threads, "io_threads");
     restart!(log_format, "log_format");
     restart!(gateway_listen, "gateway.listen");
+    restart!(gateway_tls, "gateway.tls");
     restart!(metrics_listen, "metrics");
     restart!(raft.enabled, "raft.enabled");
     restart!(raft.node_id, "raft.node_id");
