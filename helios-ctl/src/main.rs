@@ -12,6 +12,8 @@
 //! `health` uses the Nagios plugin convention instead: 0 OK, 1 WARNING,
 //! 2 CRITICAL, 3 UNKNOWN (bad usage included). `check split-brain`: 0
 //! nothing found, 1 evidence found, 2 bad usage, 3 no node answered.
+//! `drill failover`: 0 passed, 1 failed, 2 bad usage or no `--yes`, 130
+//! interrupted (it healed what it broke first).
 
 use std::process::ExitCode;
 

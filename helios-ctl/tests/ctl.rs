@@ -643,6 +643,50 @@ fn drill_failover_kill_pause_and_partition_lose_nothing() {
     wait_for("a healthy cluster", Duration::from_secs(30), || {
         ctl(&["health", "-f", spec]).status.code() == Some(0)
     });
+
+    // Ctrl-C in the middle of a long hold: the paused leader is resumed,
+    // the drill says so and exits 130.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_helios-ctl"))
+        .args([
+            "drill", "failover", "-f", spec, "--dir", run, "--yes", "--fault", "pause", "--rounds",
+            "1", "--hold", "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the leader to be paused", Duration::from_secs(30), || {
+        ctl(&["health", "-f", spec, "--timeout", "500ms"])
+            .status
+            .code()
+            != Some(0)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the drill did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(status.code(), Some(130), "{out}");
+    assert!(out.contains("interrupted by a signal"), "{out}");
+    wait_for(
+        "the paused node to be resumed",
+        Duration::from_secs(30),
+        || ctl(&["health", "-f", spec]).status.code() == Some(0),
+    );
 }
 
 #[test]

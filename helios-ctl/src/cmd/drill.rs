@@ -341,9 +341,28 @@ struct Drill<'a> {
     injured: Vec<Injured>,
     report: DrillReport,
     progress: Spinner,
+    /// Set by SIGINT/SIGTERM: stop at the next wait, heal, report.
+    interrupted: Arc<AtomicBool>,
 }
 
+const INTERRUPTED: &str = "interrupted by a signal";
+
 impl Drill<'_> {
+    /// Sleeps `d` unless the drill is interrupted meanwhile.
+    fn nap(&self, d: Duration) -> Result<(), String> {
+        let until = Instant::now() + d;
+        loop {
+            if self.interrupted.load(Ordering::Relaxed) {
+                return Err(INTERRUPTED.into());
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+    }
+
     fn index_of(&self, id: &str) -> Option<usize> {
         self.spec.nodes.iter().position(|n| n.id == id)
     }
@@ -390,7 +409,7 @@ impl Drill<'_> {
                     h.summary
                 ));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            self.nap(Duration::from_millis(100))?;
         }
     }
 
@@ -427,7 +446,7 @@ impl Drill<'_> {
             if Instant::now() > deadline {
                 return Err("the writer made no progress before the fault".into());
             }
-            std::thread::sleep(Duration::from_millis(5));
+            self.nap(Duration::from_millis(5))?;
         }
         self.progress.status(format!("{fault} {id}"));
         let at = Instant::now();
@@ -456,7 +475,7 @@ impl Drill<'_> {
                 } else if Instant::now() > deadline {
                     break;
                 } else {
-                    std::thread::sleep(Duration::from_millis(10));
+                    self.nap(Duration::from_millis(10))?;
                 }
             }
         }
@@ -474,7 +493,7 @@ impl Drill<'_> {
             if Instant::now() > deadline {
                 break None;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            self.nap(Duration::from_millis(5))?;
         };
         let old = self.spec.nodes[leader].id.clone();
         if !moves {
@@ -660,7 +679,7 @@ impl Drill<'_> {
                 if missing.is_empty() || Instant::now() > deadline {
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(200));
+                self.nap(Duration::from_millis(200))?;
             }
             lost.extend(missing);
         }
@@ -711,8 +730,7 @@ impl Drill<'_> {
             Step::Wait(d) => {
                 self.progress
                     .status(format!("holding {}", humantime::format_duration(*d)));
-                std::thread::sleep(*d);
-                Ok(())
+                self.nap(*d)
             }
             Step::Heal => self.heal(),
             Step::Assert(Assertion::Healthy) => {
@@ -885,8 +903,15 @@ pub fn run(cli: &Cli, args: &DrillArgs) -> Result<u8, Error> {
             failures: Vec::new(),
         },
         progress: Spinner::new(cli.quiet),
+        interrupted: Arc::new(AtomicBool::new(false)),
         spec,
     };
+    // Ctrl-C (or a TERM) must not leave nodes stopped or isolated: the
+    // drill notices at its next wait, heals and reports.
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, drill.interrupted.clone())
+            .map_err(|e| Error::Failed(format!("cannot handle signals: {e}")))?;
+    }
     if let Err(e) = drill.wait_healthy() {
         return Err(Error::Failed(format!("before the drill: {e}")));
     }
@@ -911,7 +936,8 @@ pub fn run(cli: &Cli, args: &DrillArgs) -> Result<u8, Error> {
         w.stop();
         drill.report.write_errors = w.log.lock().unwrap().errors;
     }
-    if stopped_early {
+    let interrupted = drill.interrupted.load(Ordering::Relaxed);
+    if stopped_early && !interrupted {
         // A failed step must not hide lost writes: check what was
         // acknowledged, once the cluster has had its chance to recover.
         let _ = drill.wait_healthy();
@@ -937,6 +963,10 @@ pub fn run(cli: &Cli, args: &DrillArgs) -> Result<u8, Error> {
     match cli.output {
         Format::Table => print!("{}", render(report, output::use_color(cli.color))),
         f => print!("{}", output::structured(&report, f)?),
+    }
+    if interrupted {
+        // The shell convention for "stopped by SIGINT".
+        return Ok(130);
     }
     Ok(u8::from(!report.passed))
 }
