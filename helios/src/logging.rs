@@ -104,27 +104,24 @@ pub fn init(config: &Config) {
         LogFormat::Json => {
             let b = base.json().with_current_span(false).with_filter_reloading();
             let h = b.reload_handle();
-            b.try_init().ok().map(|_| {
-                Box::new(move |level: &str| {
-                    h.reload(filter(level))
-                        .map_err(|e| format!("cannot change the log level: {e}"))
-                }) as LevelSetter
-            })
+            b.try_init().ok().map(|_| level_setter(h))
         }
         LogFormat::Text => {
             let b = base.event_format(SeedFormat).with_filter_reloading();
             let h = b.reload_handle();
-            b.try_init().ok().map(|_| {
-                Box::new(move |level: &str| {
-                    h.reload(filter(level))
-                        .map_err(|e| format!("cannot change the log level: {e}"))
-                }) as LevelSetter
-            })
+            b.try_init().ok().map(|_| level_setter(h))
         }
     };
     if let Some(set) = setter {
         let _ = SET_LEVEL.set(set);
     }
+}
+
+fn level_setter<S: 'static>(h: tracing_subscriber::reload::Handle<EnvFilter, S>) -> LevelSetter {
+    Box::new(move |level: &str| {
+        h.reload(filter(level))
+            .map_err(|e| format!("cannot change the log level: {e}"))
+    })
 }
 
 /// Switches the running log level; `level` is already validated.
