@@ -132,6 +132,7 @@ pub fn run(cli: &Cli, args: &TopArgs) -> Result<u8, Error> {
         }
     }
     let mut app = App::new(title, args.refresh);
+    app.color = crate::output::use_color(cli.color);
     let refresh = Arc::new(Mutex::new(app.refresh));
     let (tx, rx) = mpsc::channel();
     start_poller(targets, cli.timeout, refresh.clone(), tx);

@@ -96,6 +96,8 @@ pub struct App {
     pub timeline: VecDeque<LeaderChange>,
     pub polls: u64,
     pub last_clock: String,
+    /// Colour on (`--color`, `NO_COLOR`); symbols say the same without it.
+    pub color: bool,
     current_leader: Option<(String, u64)>,
 }
 
@@ -113,6 +115,7 @@ impl App {
             timeline: VecDeque::new(),
             polls: 0,
             last_clock: String::new(),
+            color: true,
             current_leader: None,
         }
     }

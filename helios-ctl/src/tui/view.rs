@@ -36,6 +36,15 @@ pub fn draw(f: &mut Frame, app: &App) {
     if app.help {
         help(f, area);
     }
+    if !app.color {
+        // One rule for every widget: drop colour, keep bold/reverse.
+        let buf = f.buffer_mut();
+        for y in area.top()..area.bottom() {
+            for x in area.left()..area.right() {
+                buf[(x, y)].set_fg(Color::Reset).set_bg(Color::Reset);
+            }
+        }
+    }
 }
 
 fn level_style(l: Level) -> (Style, &'static str) {
@@ -411,6 +420,34 @@ mod tests {
         app.key(Key::Esc);
         app.key(Key::Char('p'));
         assert!(screen(&app, 80, 24).contains("⏸ paused"));
+    }
+
+    #[test]
+    fn without_colour_no_cell_is_coloured_but_the_symbols_remain() {
+        let mut app = sample_app();
+        app.color = false;
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| draw(f, &app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut text = String::new();
+        for y in 0..24 {
+            for x in 0..80 {
+                let c = &buf[(x, y)];
+                assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "({x},{y})");
+                text.push_str(c.symbol());
+            }
+        }
+        assert!(text.contains("● Leader") && text.contains("✗ down"));
+        // With colour on, the leader row is green.
+        app.color = true;
+        t.draw(|f| draw(f, &app)).unwrap();
+        let coloured = t
+            .backend()
+            .buffer()
+            .content
+            .iter()
+            .any(|c| c.fg == Color::Green);
+        assert!(coloured);
     }
 
     #[test]
