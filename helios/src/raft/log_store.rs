@@ -160,6 +160,20 @@ where
         }
     }
 
+    /// A second handle on the same log and WAL, for the openraft core that
+    /// replaces a stopped one (see `RaftNode::apply_raft_timing`).
+    pub fn share(&self) -> LogStore<C> {
+        LogStore {
+            log: Arc::clone(&self.log),
+            wal: Arc::clone(&self.wal),
+        }
+    }
+
+    /// Makes everything written so far durable.
+    pub fn sync(&self) -> Result<(), std::io::Error> {
+        self.with_wal(|w| w.sync_now())
+    }
+
     fn with_wal<T>(
         &self,
         f: impl FnOnce(&mut Wal) -> std::io::Result<T>,

@@ -161,6 +161,9 @@ pub enum Reply {
     Progress(Option<Vec<crate::raft::node::PeerProgress>>),
 }
 
+/// The reply to Raft traffic while this node replaces its openraft core.
+pub const CORE_RESTARTING: &str = "raft core restarting for new timing";
+
 // ---- framing -------------------------------------------------------------
 
 fn encode_frame<T: Serialize>(id: u64, body: &T) -> std::io::Result<Vec<u8>> {
@@ -983,7 +986,18 @@ async fn serve_requests(
         match rpc {
             // In arrival order into this connection's pipeline.
             Rpc::StreamAppend(req) => {
-                if appends.as_ref().is_none_or(|p| p.closed()) {
+                if node.core_restarting() {
+                    // The old core is stopping; the sender retries shortly.
+                    appends.take();
+                    send(tx, id, &Reply::StreamAppend(Err(CORE_RESTARTING.into())));
+                    return Ok(());
+                }
+                // A pipeline feeds the core it started on: after a core
+                // replacement, a new one.
+                if appends
+                    .as_ref()
+                    .is_none_or(|p| p.closed() || p.generation != node.core_generation())
+                {
                     *appends = Some(AppendPipeline::start(node.clone(), tx.clone()));
                 }
                 if let Some(p) = appends.as_ref() {
@@ -1036,6 +1050,8 @@ async fn serve_requests(
 
 /// One `Raft::stream_append` fed by a connection's `StreamAppend` frames.
 struct AppendPipeline {
+    /// The core generation it feeds (see `RaftNode::core_generation`).
+    generation: u64,
     input: mpsc::UnboundedSender<AppendEntriesRequest<C>>,
     ids: Arc<Mutex<std::collections::VecDeque<u64>>>,
     done: Arc<AtomicBool>,
@@ -1051,7 +1067,8 @@ impl AppendPipeline {
                 rx,
                 |mut rx| async move { rx.recv().await.map(|r| (r, rx)) },
             );
-        let out = node.raft.stream_append(requests);
+        let generation = node.core_generation();
+        let out = node.raft().stream_append(requests);
         let (ids2, done2) = (ids.clone(), done.clone());
         tokio::spawn(async move {
             use futures_util::StreamExt;
@@ -1069,7 +1086,12 @@ impl AppendPipeline {
             // new one, which gets a new pipeline here.
             done2.store(true, Ordering::Release);
         });
-        AppendPipeline { input, ids, done }
+        AppendPipeline {
+            generation,
+            input,
+            ids,
+            done,
+        }
     }
 
     fn closed(&self) -> bool {

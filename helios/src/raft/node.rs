@@ -97,7 +97,17 @@ pub struct PeerProgress {
 /// The running node.
 pub struct RaftNode {
     pub id: NodeId,
-    pub raft: Raft,
+    /// The running openraft core. Replaced as a whole when the Raft timing
+    /// changes on a reload (openraft fixes its `Config` at start); use
+    /// [`RaftNode::raft`] for the current one.
+    raft: parking_lot::RwLock<Raft>,
+    /// Bumped when a core starts being replaced; watchers of the old one's
+    /// metrics re-subscribe once the new core is installed.
+    raft_generation: watch::Sender<u64>,
+    /// Serializes core replacements and shutdown.
+    replacing: tokio::sync::Mutex<()>,
+    /// A handle on the log the core writes, for its successor.
+    log_store: LogStore<TypeConfig>,
     pub sm: StateMachine<TypeConfig>,
     pub pool: PeerPool,
     /// This node as the membership records it.
@@ -105,9 +115,10 @@ pub struct RaftNode {
     /// Static members from the configuration (this node included); empty
     /// when no peers are configured.
     configured: BTreeMap<NodeId, NodeAddr>,
-    follower_writes: FollowerWrites,
-    read_consistency: ReadConsistency,
-    election_timeout: Duration,
+    follower_writes: parking_lot::RwLock<FollowerWrites>,
+    read_consistency: parking_lot::RwLock<ReadConsistency>,
+    /// `raft.election_timeout` in milliseconds (changes on reload).
+    election_timeout_ms: AtomicU64,
     server: std::sync::Weak<Server>,
     log: LogCloser,
     shutdown_tx: watch::Sender<bool>,
@@ -122,6 +133,15 @@ pub struct RaftNode {
     /// Requests waiting to be proposed (see [`RaftNode::propose_loop`]).
     proposals:
         tokio::sync::mpsc::UnboundedSender<(Request, tokio::sync::oneshot::Sender<ForwardReply>)>,
+}
+
+type MetricsRx = openraft::type_config::alias::WatchReceiverOf<TypeConfig, RaftMetrics<TypeConfig>>;
+
+/// A subscription to the metrics of the core that was current at
+/// `generation` (see [`RaftNode::metrics_changed`]).
+struct MetricsWatch {
+    rx: MetricsRx,
+    generation: u64,
 }
 
 /// Proposals in flight at once; requests arriving meanwhile wait and go
@@ -158,6 +178,46 @@ fn bind_ip(addr: &str) -> Option<IpAddr> {
     use std::net::ToSocketAddrs;
     let sa = addr.to_socket_addrs().ok()?.next()?;
     (!sa.ip().is_unspecified()).then_some(sa.ip())
+}
+
+/// openraft's configuration for `raft.heartbeat_timeout`,
+/// `raft.election_timeout` and `raft.snapshot_threshold`.
+fn openraft_config(rc: &crate::config::RaftConfig) -> Result<openraft::Config, Error> {
+    let hb = rc.heartbeat_timeout.as_millis().max(1) as u64;
+    // `election_timeout` is how long followers wait after the leader's
+    // last heartbeat before they may elect another: openraft's leader
+    // lease, which is its `election_timeout_max` (voters refuse votes
+    // until it runs out). A follower's own timer fires at random in
+    // [et/2, et): a first attempt inside the lease is refused and the
+    // next one, in [et, 2et), succeeds, so a dead leader is replaced in
+    // about 1-1.5x `election_timeout`.
+    // Config validation guarantees et > 2 * hb.
+    let et = rc.election_timeout.as_millis() as u64;
+    openraft::Config {
+        cluster_name: "helios".into(),
+        heartbeat_interval: hb,
+        election_timeout_min: (et / 2).max(hb + 1),
+        election_timeout_max: et,
+        install_snapshot_timeout: 10_000.max(et * 4),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(rc.snapshot_threshold),
+        // Entries kept after a snapshot for followers that are only a
+        // little behind; further behind, they get the snapshot.
+        max_in_snapshot_log_to_keep: rc.snapshot_threshold.min(1000),
+        replication_lag_threshold: rc.snapshot_threshold.saturating_mul(2).max(5000),
+        enable_pre_vote: Some(true),
+        // Replicate entries as soon as they are written locally, so the
+        // followers' fsyncs overlap the leader's instead of following it.
+        broadcast_submitted_on_append: Some(true),
+        // A restarted node rejoins as a follower and learns the leader
+        // from the cluster instead of resuming leadership from its vote.
+        enable_leader_restore: Some(false),
+        // Partial-partition liveness (openraft issue #2080): must be at
+        // least leader lease + max election timeout.
+        quorum_loss_probe_interval: Some(et * 4 + 100),
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| Error::Unsupported(format!("raft timing: {e}")))
 }
 
 impl RaftNode {
@@ -198,41 +258,8 @@ impl RaftNode {
         sm.attach(server);
         sm.remove_temp_files();
 
-        let hb = rc.heartbeat_timeout.as_millis().max(1) as u64;
-        // `election_timeout` is how long followers wait after the leader's
-        // last heartbeat before they may elect another: openraft's leader
-        // lease, which is its `election_timeout_max` (voters refuse votes
-        // until it runs out). A follower's own timer fires at random in
-        // [et/2, et): a first attempt inside the lease is refused and the
-        // next one, in [et, 2et), succeeds, so a dead leader is replaced in
-        // about 1-1.5x `election_timeout`.
-        // Config validation guarantees et > 2 * hb.
+        let raft_config = openraft_config(rc)?;
         let et = rc.election_timeout.as_millis() as u64;
-        let raft_config = openraft::Config {
-            cluster_name: "helios".into(),
-            heartbeat_interval: hb,
-            election_timeout_min: (et / 2).max(hb + 1),
-            election_timeout_max: et,
-            install_snapshot_timeout: 10_000.max(et * 4),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(rc.snapshot_threshold),
-            // Entries kept after a snapshot for followers that are only a
-            // little behind; further behind, they get the snapshot.
-            max_in_snapshot_log_to_keep: rc.snapshot_threshold.min(1000),
-            replication_lag_threshold: rc.snapshot_threshold.saturating_mul(2).max(5000),
-            enable_pre_vote: Some(true),
-            // Replicate entries as soon as they are written locally, so the
-            // followers' fsyncs overlap the leader's instead of following it.
-            broadcast_submitted_on_append: Some(true),
-            // A restarted node rejoins as a follower and learns the leader
-            // from the cluster instead of resuming leadership from its vote.
-            enable_leader_restore: Some(false),
-            // Partial-partition liveness (openraft issue #2080): must be at
-            // least leader lease + max election timeout.
-            quorum_loss_probe_interval: Some(et * 4 + 100),
-            ..Default::default()
-        }
-        .validate()
-        .map_err(|e| Error::Unsupported(format!("raft timing: {e}")))?;
 
         let me = NodeAddr {
             raft_addr: rc.bind_addr.clone(),
@@ -256,7 +283,7 @@ impl RaftNode {
             rc.node_id.clone(),
             Arc::new(raft_config),
             NetworkFactory { pool: pool.clone() },
-            log_store,
+            log_store.share(),
             sm.clone(),
         )
         .await
@@ -272,14 +299,17 @@ impl RaftNode {
         let (proposals, proposal_rx) = tokio::sync::mpsc::unbounded_channel();
         let node = Arc::new(RaftNode {
             id: rc.node_id.clone(),
-            raft,
+            raft: parking_lot::RwLock::new(raft),
+            raft_generation: watch::channel(0).0,
+            replacing: tokio::sync::Mutex::new(()),
+            log_store,
             sm,
             pool,
             me,
             configured,
-            follower_writes: rc.follower_writes,
-            read_consistency: rc.read_consistency,
-            election_timeout: Duration::from_millis(et),
+            follower_writes: parking_lot::RwLock::new(rc.follower_writes),
+            read_consistency: parking_lot::RwLock::new(rc.read_consistency),
+            election_timeout_ms: AtomicU64::new(et),
             server: Arc::downgrade(server),
             log,
             shutdown_tx,
@@ -302,18 +332,146 @@ impl RaftNode {
         self.shutdown_tx.subscribe()
     }
 
+    /// The running openraft core (a cheap handle).
+    pub fn raft(&self) -> Raft {
+        self.raft.read().clone()
+    }
+
+    /// True while the openraft core is being replaced (new timing).
+    pub fn core_restarting(&self) -> bool {
+        self.core_generation() % 2 == 1
+    }
+
+    /// Counts core replacements: odd while one is under way.
+    pub fn core_generation(&self) -> u64 {
+        *self.raft_generation.borrow()
+    }
+
+    /// `raft.election_timeout` as currently applied.
+    fn election_timeout(&self) -> Duration {
+        Duration::from_millis(self.election_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Subscribes to the current core's metrics.
+    fn metrics_watch(&self) -> MetricsWatch {
+        let raft = self.raft.read();
+        MetricsWatch {
+            rx: raft.metrics(),
+            generation: *self.raft_generation.borrow(),
+        }
+    }
+
+    /// Waits for the next metrics change. When the core behind `w` stopped
+    /// because it is being replaced, waits for its successor and follows
+    /// it. False when there is nothing more to watch (the node is stopping
+    /// or its core died).
+    async fn metrics_changed(&self, w: &mut MetricsWatch) -> bool {
+        if w.rx.changed().await.is_ok() {
+            return true;
+        }
+        self.follow_successor(w).await
+    }
+
+    /// [`RaftNode::metrics_changed`] after the core behind `w` stopped.
+    async fn follow_successor(&self, w: &mut MetricsWatch) -> bool {
+        let mut generation = self.raft_generation.subscribe();
+        loop {
+            if self.stopped.load(Ordering::Acquire) {
+                return false;
+            }
+            let now = *generation.borrow_and_update();
+            // Even: a core is installed. The same even generation as when
+            // subscribing means no replacement was under way: the core died.
+            if now.is_multiple_of(2) {
+                if now == w.generation {
+                    return false;
+                }
+                *w = self.metrics_watch();
+                return true;
+            }
+            if generation.changed().await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Applies new `raft.heartbeat_timeout`, `raft.election_timeout` and
+    /// `raft.snapshot_threshold`. openraft fixes its configuration when a
+    /// core starts, so the core is replaced: a leader first hands
+    /// leadership to the most caught-up follower, the core stops, the log
+    /// is fsynced, and a new core starts on the same log and state machine
+    /// (a follower, as after a restart, but the process, its listeners,
+    /// connections and keyspace stay). A write caught in the switch gets
+    /// `-TRYAGAIN`; retried, it is applied once (sessions).
+    pub async fn apply_raft_timing(&self, rc: &crate::config::RaftConfig) -> Result<(), String> {
+        let config = Arc::new(openraft_config(rc).map_err(|e| e.to_string())?);
+        let _one_at_a_time = self.replacing.lock().await;
+        if self.stopped.load(Ordering::Acquire) {
+            return Err("the node is shutting down".into());
+        }
+        self.step_down().await;
+        let old = self.raft();
+        // Odd: watchers of the old core wait for the next one.
+        self.raft_generation.send_modify(|g| *g += 1);
+        if let Err(e) = old.shutdown().await {
+            tracing::warn!(target: "helios::raft", "raft core shutdown for new timing: {e}");
+        }
+        drop(old);
+        let started = async {
+            // The new core takes whatever the log holds as durable.
+            self.log_store
+                .sync()
+                .map_err(|e| format!("raft log sync: {e}"))?;
+            Raft::new(
+                self.id.clone(),
+                config,
+                NetworkFactory {
+                    pool: self.pool.clone(),
+                },
+                self.log_store.share(),
+                self.sm.clone(),
+            )
+            .await
+            .map_err(|e| format!("cannot restart the raft core: {e}"))
+        }
+        .await;
+        match started {
+            Ok(new) => {
+                let mut raft = self.raft.write();
+                *raft = new;
+                self.election_timeout_ms
+                    .store(rc.election_timeout.as_millis() as u64, Ordering::Relaxed);
+                self.raft_generation.send_modify(|g| *g += 1);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(target: "helios::raft", "{e}; shutting down");
+                if let Some(s) = self.server.upgrade() {
+                    s.shutdown(false);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies `raft.follower_writes` and `raft.read_consistency`.
+    pub fn set_client_policy(&self, writes: FollowerWrites, reads: ReadConsistency) {
+        *self.follower_writes.write() = writes;
+        *self.read_consistency.write() = reads;
+    }
+
     /// A fresh client id for a connection's requests (never 0).
     pub fn new_client_id(&self) -> u64 {
         self.next_client.fetch_add(1, Ordering::Relaxed)
     }
 
     fn metrics(&self) -> RaftMetrics<TypeConfig> {
-        self.raft.metrics().borrow_watched().clone()
+        self.raft().metrics().borrow_watched().clone()
     }
 
     /// Every member's addresses as the membership records them.
     pub fn member_addrs(&self) -> BTreeMap<NodeId, NodeAddr> {
-        let rx = self.raft.metrics();
+        let rx = self.raft.read().metrics();
         let m = rx.borrow_watched();
         m.membership_config
             .membership()
@@ -324,7 +482,7 @@ impl RaftNode {
 
     /// [`RaftNode::known_leader`] without copying the metrics (hot path).
     fn current_leader(&self) -> Option<NodeId> {
-        let rx = self.raft.metrics();
+        let rx = self.raft.read().metrics();
         let m = rx.borrow_watched();
         self.known_leader(&m)
     }
@@ -342,12 +500,12 @@ impl RaftNode {
         let fresh = self
             .leader_contact
             .lock()
-            .is_some_and(|t| t.elapsed() < self.election_timeout * 3);
+            .is_some_and(|t| t.elapsed() < self.election_timeout() * 3);
         fresh.then_some(l)
     }
 
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics();
+        let m = self.raft().metrics();
         let m = m.borrow_watched();
         m.state == ServerState::Leader
     }
@@ -362,7 +520,7 @@ impl RaftNode {
 
     fn peer_for(&self, id: &NodeId) -> Option<Arc<network::PeerClient>> {
         let addr = {
-            let rx = self.raft.metrics();
+            let rx = self.raft.read().metrics();
             let m = rx.borrow_watched();
             self.node_addr(&m, id)?
         };
@@ -408,17 +566,30 @@ impl RaftNode {
     pub async fn handle_rpc(self: Arc<Self>, rpc: Rpc) -> Reply {
         match rpc {
             Rpc::Hello { .. } => Reply::Hello(Err("duplicate hello".into())),
+            // The old core is stopping: openraft would refuse these too,
+            // logging each refusal as an error.
+            Rpc::Append(_) if self.core_restarting() => {
+                Reply::Append(Err(network::CORE_RESTARTING.into()))
+            }
+            Rpc::Vote(_) | Rpc::PreVote(_) if self.core_restarting() => {
+                Reply::Vote(Err(network::CORE_RESTARTING.into()))
+            }
+            Rpc::TransferLeader(_) if self.core_restarting() => {
+                Reply::TransferLeader(Err(network::CORE_RESTARTING.into()))
+            }
             Rpc::Append(r) => {
-                let reply = self.raft.append_entries(r).await;
+                let reply = self.raft().append_entries(r).await;
                 if matches!(reply, Ok(openraft::raft::AppendEntriesResponse::Success)) {
                     self.note_leader_contact();
                 }
                 Reply::Append(reply.map_err(|e| e.to_string()))
             }
-            Rpc::Vote(r) => Reply::Vote(self.raft.vote(r).await.map_err(|e| e.to_string())),
-            Rpc::PreVote(r) => Reply::Vote(self.raft.pre_vote(r).await.map_err(|e| e.to_string())),
+            Rpc::Vote(r) => Reply::Vote(self.raft().vote(r).await.map_err(|e| e.to_string())),
+            Rpc::PreVote(r) => {
+                Reply::Vote(self.raft().pre_vote(r).await.map_err(|e| e.to_string()))
+            }
             Rpc::TransferLeader(r) => Reply::TransferLeader(
-                self.raft
+                self.raft()
                     .handle_transfer_leader(r)
                     .await
                     .map_err(|e| e.to_string()),
@@ -469,7 +640,7 @@ impl RaftNode {
             meta,
             snapshot: SnapshotFile { path: path.clone() },
         };
-        let r = self.raft.install_full_snapshot(vote, snapshot).await;
+        let r = self.raft().install_full_snapshot(vote, snapshot).await;
         if path.exists() {
             // Not taken by install (a stale snapshot): drop it.
             let _ = std::fs::remove_file(&path);
@@ -482,7 +653,7 @@ impl RaftNode {
         let membership = m.membership_config.membership();
         PeerStatus {
             id: self.id.clone(),
-            initialized: self.raft.is_initialized().await.unwrap_or(false),
+            initialized: self.raft().is_initialized().await.unwrap_or(false),
             configured: self.configured.keys().cloned().collect(),
             members: membership.nodes().map(|(id, _)| id.clone()).collect(),
             leader: m.current_leader.clone(),
@@ -499,7 +670,7 @@ impl RaftNode {
     /// peers (it waits to be added), and as soon as any peer reports that a
     /// cluster already exists.
     async fn bootstrap(self: Arc<Self>) {
-        if self.raft.is_initialized().await.unwrap_or(true) {
+        if self.raft().is_initialized().await.unwrap_or(true) {
             return;
         }
         if self.configured.is_empty() {
@@ -510,7 +681,7 @@ impl RaftNode {
         let mut warned_mismatch = false;
         let mut waiting_logged = false;
         loop {
-            if self.raft.is_initialized().await.unwrap_or(true) {
+            if self.raft().is_initialized().await.unwrap_or(true) {
                 return;
             }
             let mut reachable = vec![self.id.clone()];
@@ -570,7 +741,7 @@ impl RaftNode {
                 if reachable.len() >= majority && initializers.first() == Some(&self.id) {
                     let members = self.members_for_init();
                     tracing::info!(target: "helios::raft", "Initializing cluster [members {}]", members.keys().cloned().collect::<Vec<_>>().join(","));
-                    match self.raft.initialize(members).await {
+                    match self.raft().initialize(members).await {
                         Ok(()) => return,
                         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => return,
                         Err(e) => {
@@ -610,7 +781,7 @@ impl RaftNode {
     /// with this node alone when none are configured.
     pub async fn init_cluster(&self) -> Result<String, String> {
         if self
-            .raft
+            .raft()
             .is_initialized()
             .await
             .map_err(|e| e.to_string())?
@@ -622,7 +793,7 @@ impl RaftNode {
         } else {
             self.members_for_init()
         };
-        match self.raft.initialize(members).await {
+        match self.raft().initialize(members).await {
             Ok(()) => Ok("OK".into()),
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
                 Ok("already initialized".into())
@@ -643,7 +814,7 @@ impl RaftNode {
     }
 
     async fn replicate(self: &Arc<Self>, req: Request) -> WriteOutcome {
-        let deadline = Instant::now() + self.election_timeout * 4 + Duration::from_secs(1);
+        let deadline = Instant::now() + self.election_timeout() * 4 + Duration::from_secs(1);
         let mut target: Option<NodeId> = None;
         // Whether some attempt may have reached a leader's log: then running
         // out of time is "unknown" (-TRYAGAIN), never "no leader".
@@ -656,7 +827,7 @@ impl RaftNode {
             let outcome = match leader {
                 Some(l) if l == self.id => self.write_local(req.clone()).await,
                 Some(l) => {
-                    if self.follower_writes == FollowerWrites::Redirect {
+                    if *self.follower_writes.read() == FollowerWrites::Redirect {
                         return match self.leader_client_addr(&l).await {
                             Some(a) => WriteOutcome::Moved(a),
                             None => WriteOutcome::NoLeader,
@@ -703,17 +874,17 @@ impl RaftNode {
     }
 
     async fn wait_for_leader(&self, deadline: Instant) {
-        let mut rx = self.raft.metrics();
+        let mut w = self.metrics_watch();
         let until = tokio::time::Instant::from_std(deadline);
         loop {
-            if self.known_leader(&rx.borrow_watched()).is_some() {
+            if self.known_leader(&w.rx.borrow_watched()).is_some() {
                 // A new leader may refuse writes until its first quorum
                 // acknowledgement; give it a moment.
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 return;
             }
             tokio::select! {
-                r = rx.changed() => if r.is_err() { return },
+                ok = self.metrics_changed(&mut w) => if !ok { return },
                 // Leader contact is not a metrics change: poll as well.
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                 _ = tokio::time::sleep_until(until) => return,
@@ -769,13 +940,13 @@ impl RaftNode {
 
     /// Resolves once this node knows a leader other than `old`.
     async fn leader_moved_from(&self, old: &NodeId) -> NodeId {
-        let mut rx = self.raft.metrics();
+        let mut w = self.metrics_watch();
         loop {
             if let Some(l) = self.current_leader().filter(|l| l != old) {
                 return l;
             }
             tokio::select! {
-                r = rx.changed() => if r.is_err() { std::future::pending::<()>().await },
+                ok = self.metrics_changed(&mut w) => if !ok { std::future::pending::<()>().await },
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
@@ -833,9 +1004,9 @@ impl RaftNode {
                 (r, w)
             })
             .unzip();
-        let timeout = self.election_timeout * 4 + Duration::from_secs(1);
+        let timeout = self.election_timeout() * 4 + Duration::from_secs(1);
         let result =
-            tokio::time::timeout(timeout, self.raft.client_write(Proposal::new(reqs))).await;
+            tokio::time::timeout(timeout, self.raft().client_write(Proposal::new(reqs))).await;
         let shared = match result {
             Ok(Ok(resp)) => {
                 let index = resp.log_id.index;
@@ -899,12 +1070,12 @@ impl RaftNode {
     /// Waits until this node can serve a read with the configured
     /// consistency.
     pub async fn read_barrier(self: &Arc<Self>) -> Result<(), ReadError> {
-        let policy = match self.read_consistency {
+        let policy = match *self.read_consistency.read() {
             ReadConsistency::Stale => return Ok(()),
             ReadConsistency::Lease => ReadPolicy::LeaseRead,
             ReadConsistency::Linearizable => ReadPolicy::ReadIndex,
         };
-        let deadline = Instant::now() + self.election_timeout * 4 + Duration::from_secs(1);
+        let deadline = Instant::now() + self.election_timeout() * 4 + Duration::from_secs(1);
         loop {
             let leader = self.current_leader();
             let index = match leader {
@@ -925,7 +1096,7 @@ impl RaftNode {
                 Ok(index) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     return self
-                        .raft
+                        .raft()
                         .wait(Some(left.max(Duration::from_millis(1))))
                         .applied_index_at_least(Some(index), "read barrier")
                         .await
@@ -954,8 +1125,8 @@ impl RaftNode {
         if self.sm.last_applied().is_some_and(|l| l.index >= index) {
             return Ok(());
         }
-        self.raft
-            .wait(Some(self.election_timeout * 4 + Duration::from_secs(1)))
+        self.raft()
+            .wait(Some(self.election_timeout() * 4 + Duration::from_secs(1)))
             .applied_index_at_least(Some(index), "read your writes")
             .await
             .map(|_| ())
@@ -969,12 +1140,12 @@ impl RaftNode {
         if applied.is_none() {
             return Ok(());
         }
-        self.raft
+        self.raft()
             .trigger()
             .snapshot()
             .await
             .map_err(|e| e.to_string())?;
-        self.raft
+        self.raft()
             .wait(Some(Duration::from_secs(300)))
             .metrics(|m| m.snapshot.map(|l| l.index) >= applied, "snapshot")
             .await
@@ -983,7 +1154,7 @@ impl RaftNode {
     }
 
     async fn read_index(&self, policy: ReadPolicy) -> Result<u64, Option<NodeId>> {
-        match self.raft.get_read_log_id(policy).await {
+        match self.raft().get_read_log_id(policy).await {
             Ok((read, _)) => Ok(read.index()),
             Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => Err(f.leader_id),
             Err(_) => Err(None),
@@ -993,7 +1164,7 @@ impl RaftNode {
     /// A follower asks for a read index: the leader confirms its leadership
     /// (ReadIndex: a quorum round) and returns its commit point.
     async fn leader_read_index(&self) -> Result<u64, Option<NodeId>> {
-        let policy = match self.read_consistency {
+        let policy = match *self.read_consistency.read() {
             ReadConsistency::Lease => ReadPolicy::LeaseRead,
             _ => ReadPolicy::ReadIndex,
         };
@@ -1037,7 +1208,7 @@ impl RaftNode {
                     return Ok(format!("{id} is already a voter"));
                 }
                 tracing::info!(target: "helios::raft", "Adding learner [node {id} addr {}]", addr.raft_addr);
-                self.raft
+                self.raft()
                     .add_learner(id.clone(), addr, false)
                     .await
                     .map_err(fmt_err)?;
@@ -1047,7 +1218,7 @@ impl RaftNode {
                 if !caught_up {
                     return Err(format!("TRYAGAIN {id} was added as a learner but has not caught up yet; run RAFT.NODE ADD again to promote it"));
                 }
-                self.raft
+                self.raft()
                     .change_membership(
                         ChangeMembers::AddVoterIds(BTreeSet::from([id.clone()])),
                         false,
@@ -1069,7 +1240,7 @@ impl RaftNode {
                     if voters.len() == 1 {
                         return Err("ERR cannot remove the last voter".into());
                     }
-                    self.raft
+                    self.raft()
                         .change_membership(
                             ChangeMembers::RemoveVoters(BTreeSet::from([id.clone()])),
                             false,
@@ -1077,7 +1248,7 @@ impl RaftNode {
                         .await
                         .map_err(fmt_err)?;
                 } else {
-                    self.raft
+                    self.raft()
                         .change_membership(
                             ChangeMembers::RemoveNodes(BTreeSet::from([id.clone()])),
                             false,
@@ -1165,7 +1336,7 @@ impl RaftNode {
             if !refused {
                 return;
             }
-            tokio::time::sleep(node.election_timeout / 2 * rank as u32).await;
+            tokio::time::sleep(node.election_timeout() / 2 * rank as u32).await;
             let m = node.metrics();
             if m.current_leader.as_ref() != Some(&peer) || m.vote != vote {
                 return;
@@ -1178,7 +1349,7 @@ impl RaftNode {
             // No log position to wait for: the candidate's own log is what
             // the other voters judge it by.
             let req = openraft::raft::TransferLeaderRequest::new(vote, node.id.clone(), None);
-            let _ = node.raft.handle_transfer_leader(req).await;
+            let _ = node.raft().handle_transfer_leader(req).await;
         });
     }
 
@@ -1219,14 +1390,14 @@ impl RaftNode {
             }
         };
         tracing::info!(target: "helios::raft", "Transferring leadership [to {target} term {}]", m.current_term);
-        self.raft
+        self.raft()
             .trigger()
             .transfer_leader(target.clone())
             .await
             .map_err(|e| format!("ERR {e}"))?;
         let r = self
-            .raft
-            .wait(Some(self.election_timeout * 4))
+            .raft()
+            .wait(Some(self.election_timeout() * 4))
             .metrics(
                 |m| m.current_leader.as_ref() == Some(&target),
                 "leader transfer",
@@ -1255,7 +1426,7 @@ impl RaftNode {
         {
             return;
         }
-        match tokio::time::timeout(self.election_timeout * 4, self.transfer_leader(None)).await {
+        match tokio::time::timeout(self.election_timeout() * 4, self.transfer_leader(None)).await {
             Ok(Ok(to)) => {
                 tracing::info!(target: "helios::raft", "Leadership transferred before shutdown [to {to}]")
             }
@@ -1271,11 +1442,12 @@ impl RaftNode {
     /// Stops openraft and closes the log.
     pub async fn shutdown(&self) {
         self.step_down().await;
+        let _no_replacement = self.replacing.lock().await;
         if self.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
         self.shutdown_tx.send_replace(true);
-        if let Err(e) = self.raft.shutdown().await {
+        if let Err(e) = self.raft().shutdown().await {
             tracing::warn!(target: "helios::raft", "raft shutdown: {e}");
         }
         self.log.close();
@@ -1311,7 +1483,7 @@ impl RaftNode {
                 let matched = rep.get(id).cloned().flatten().map(|l| l.index).unwrap_or(0);
                 let online = seen
                     .get(id)
-                    .is_some_and(|t| t.elapsed() < self.election_timeout * 2);
+                    .is_some_and(|t| t.elapsed() < self.election_timeout() * 2);
                 let client_addr = if node.client_addr.is_empty() {
                     self.client_addrs
                         .lock()
@@ -1412,7 +1584,7 @@ impl RaftNode {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        let mut rx = self.raft.metrics();
+        let mut w = self.metrics_watch();
         let sleep = async {
             match timeout {
                 Some(t) => tokio::time::sleep(t).await,
@@ -1426,7 +1598,7 @@ impl RaftNode {
                 return have;
             }
             tokio::select! {
-                r = rx.changed() => if r.is_err() { return have },
+                ok = self.metrics_changed(&mut w) => if !ok { return have },
                 _ = &mut sleep => return self.replicas_with(index),
             }
         }
@@ -1437,7 +1609,7 @@ impl RaftNode {
     /// Turns openraft's metrics stream into the operator log lines
     /// (DESIGN 3.5) and keeps per-peer bookkeeping.
     async fn watch_metrics(self: Arc<Self>) {
-        let mut rx = self.raft.metrics();
+        let mut w = self.metrics_watch();
         let mut last_state = ServerState::Learner;
         let mut last_leader: Option<NodeId> = None;
         let mut last_term = 0;
@@ -1447,8 +1619,14 @@ impl RaftNode {
         let mut marks_proposed: std::collections::BTreeSet<NodeId> = Default::default();
         let mut progress_logged: BTreeMap<NodeId, (Instant, u64)> = BTreeMap::new();
         loop {
-            let m = rx.borrow_watched().clone();
+            let m = w.rx.borrow_watched().clone();
             if let Err(e) = &m.running_state {
+                if self.stopped.load(Ordering::Acquire) {
+                    return;
+                }
+                if self.follow_successor(&mut w).await {
+                    continue;
+                }
                 if self.stopped.load(Ordering::Acquire) {
                     return;
                 }
@@ -1568,7 +1746,7 @@ impl RaftNode {
                 .collect();
             self.pool.retain_acked(|id| members.contains(id));
             self.pool.record_acked(self.sm.acked_marks());
-            if rx.changed().await.is_err() {
+            if !self.metrics_changed(&mut w).await {
                 return;
             }
             // Metrics change on every commit; logs and bookkeeping need far

@@ -991,6 +991,13 @@ impl Wal {
         self.shutdown()
     }
 
+    /// Fsyncs what has been written so far, whatever the policy (before a
+    /// new openraft core takes the log over: it treats the log as durable).
+    pub fn sync_now(&self) -> io::Result<()> {
+        self.shared.check()?;
+        self.sync_current()
+    }
+
     /// Number of fdatasync calls made on segment files so far.
     pub fn fsync_count(&self) -> u64 {
         self.shared.fsyncs.load(Ordering::Relaxed)

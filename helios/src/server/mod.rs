@@ -271,7 +271,7 @@ impl Server {
         if let Some(node) = self.raft.get() {
             let node = node.clone();
             tokio::spawn(async move {
-                if let Err(e) = node.raft.trigger().snapshot().await {
+                if let Err(e) = node.raft().trigger().snapshot().await {
                     tracing::warn!("raft snapshot: {e}");
                 }
             });

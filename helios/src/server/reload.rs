@@ -4,15 +4,23 @@
 //! effect at the next start.
 //!
 //! Applied live: `log_level`, `requirepass`, `maxclients`,
-//! `proto_max_bulk_len`, `snapshot_interval_cmds`, `snapshot_interval_time`
-//! and `gateway.auth_token`. Everything else (addresses, directories,
-//! the gateway's TLS files,
-//! `aof_fsync`, `io_threads`, `log_format` and the whole Raft section —
-//! openraft fixes its timing when the node starts) is reported in a warning.
-//! A file that no longer loads changes nothing: the error is logged and the
-//! node keeps running as it was.
+//! `proto_max_bulk_len`, `snapshot_interval_cmds`, `snapshot_interval_time`,
+//! `gateway.auth_token`, `raft.follower_writes`, `raft.read_consistency`,
+//! and the Raft timing: `raft.heartbeat_timeout`, `raft.election_timeout`
+//! and `raft.snapshot_threshold`. openraft fixes those when its core
+//! starts, so a change replaces the core in place (a leader hands
+//! leadership over first; see `RaftNode::apply_raft_timing`); that happens
+//! in the background and is logged when done.
+//!
+//! Everything else (addresses, directories, the gateway's TLS files,
+//! `aof_fsync`, `io_threads`, `log_format`, the node id and the peer list)
+//! is reported in a warning: it takes effect at the next start. A file
+//! that no longer loads changes nothing: the error is logged and the node
+//! keeps running as it was.
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use crate::config::{Config, RaftConfig};
 
 use super::Server;
 
@@ -23,6 +31,9 @@ pub struct Reloaded {
     pub applied: Vec<String>,
     /// `key` for each changed setting that waits for a restart.
     pub needs_restart: Vec<String>,
+    /// New Raft timing for the running Raft node, with `key: old -> new`
+    /// for each part that changed; applied by [`reload`] in the background.
+    pub raft_timing: Option<(RaftConfig, Vec<String>)>,
 }
 
 /// Applies `new` to the running server's configuration.
@@ -33,11 +44,15 @@ pub fn apply(server: &Server, new: &Config) -> Result<Reloaded, String> {
         crate::logging::set_level(&new.log_level)?;
     }
     macro_rules! live {
-        ($field:ident, $name:expr) => {
-            if c.$field != new.$field {
-                out.applied
-                    .push(format!("{}: {:?} -> {:?}", $name, c.$field, new.$field));
-                c.$field = new.$field.clone();
+        ($($field:ident).+, $name:expr) => {
+            if c.$($field).+ != new.$($field).+ {
+                out.applied.push(format!(
+                    "{}: {:?} -> {:?}",
+                    $name,
+                    c.$($field).+,
+                    new.$($field).+
+                ));
+                c.$($field).+ = new.$($field).+.clone();
             }
         };
     }
@@ -76,17 +91,66 @@ pub fn apply(server: &Server, new: &Config) -> Result<Reloaded, String> {
     restart!(raft.bind_addr, "raft.bind_addr");
     restart!(raft.data_dir, "raft.data_dir");
     restart!(raft.peers, "raft.peers");
-    restart!(raft.heartbeat_timeout, "raft.heartbeat_timeout");
-    restart!(raft.election_timeout, "raft.election_timeout");
-    restart!(raft.snapshot_threshold, "raft.snapshot_threshold");
-    restart!(raft.follower_writes, "raft.follower_writes");
-    restart!(raft.read_consistency, "raft.read_consistency");
+    if c.raft.follower_writes != new.raft.follower_writes
+        || c.raft.read_consistency != new.raft.read_consistency
+    {
+        live!(raft.follower_writes, "raft.follower_writes");
+        live!(raft.read_consistency, "raft.read_consistency");
+        if let Some(node) = server.raft.get() {
+            node.set_client_policy(c.raft.follower_writes, c.raft.read_consistency);
+        }
+    }
+    let mut timing = Vec::new();
+    macro_rules! timing {
+        ($field:ident, $name:expr) => {
+            if c.raft.$field != new.raft.$field {
+                timing.push(format!(
+                    "{}: {:?} -> {:?}",
+                    $name, c.raft.$field, new.raft.$field
+                ));
+            }
+        };
+    }
+    timing!(heartbeat_timeout, "raft.heartbeat_timeout");
+    timing!(election_timeout, "raft.election_timeout");
+    timing!(snapshot_threshold, "raft.snapshot_threshold");
+    if !timing.is_empty() {
+        if server.raft.get().is_some() {
+            // Recorded in the running configuration once the new core runs.
+            out.raft_timing = Some((new.raft.clone(), timing));
+        } else {
+            // Standalone: nothing runs on these; the next raft start reads them.
+            c.raft.heartbeat_timeout = new.raft.heartbeat_timeout;
+            c.raft.election_timeout = new.raft.election_timeout;
+            c.raft.snapshot_threshold = new.raft.snapshot_threshold;
+            out.applied.extend(timing);
+        }
+    }
     Ok(out)
+}
+
+/// Replaces the Raft core with `rc`'s timing and records it; logs the outcome.
+async fn apply_raft_timing(server: Arc<Server>, rc: RaftConfig, changes: Vec<String>) {
+    let Some(node) = server.raft.get().cloned() else {
+        return;
+    };
+    let changes = changes.join(", ");
+    tracing::info!("config reload: restarting the raft core for {changes}");
+    match node.apply_raft_timing(&rc).await {
+        Ok(()) => {
+            let mut c = server.config.write();
+            c.raft.heartbeat_timeout = rc.heartbeat_timeout;
+            c.raft.election_timeout = rc.election_timeout;
+            c.raft.snapshot_threshold = rc.snapshot_threshold;
+            tracing::info!("config reload: applied {changes} (raft core restarted)");
+        }
+        Err(e) => tracing::error!("config reload: could not apply {changes}: {e}"),
+    }
 }
 
 /// SIGHUP: reload from the process's flags, environment and file, and log
 /// the outcome.
-pub fn reload(server: &Server) {
+pub fn reload(server: &Arc<Server>) {
     let source = server
         .config
         .read()
@@ -106,13 +170,18 @@ pub fn reload(server: &Server) {
     match apply(server, &new) {
         Err(e) => tracing::error!("config reload from {source} failed: {e}"),
         Ok(r) => {
-            if r.applied.is_empty() {
+            if r.applied.is_empty() && r.raft_timing.is_none() {
                 tracing::info!("config reloaded from {source}: nothing to change");
+            } else if r.applied.is_empty() {
+                tracing::info!("config reloaded from {source}");
             } else {
                 tracing::info!(
                     "config reloaded from {source}: applied {}",
                     r.applied.join(", ")
                 );
+            }
+            if let Some((rc, changes)) = r.raft_timing {
+                tokio::spawn(apply_raft_timing(server.clone(), rc, changes));
             }
             if !r.needs_restart.is_empty() {
                 tracing::warn!(
