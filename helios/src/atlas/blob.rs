@@ -121,6 +121,19 @@ impl PartialEq for Blob {
 }
 impl Eq for Blob {}
 
+impl PartialOrd for Blob {
+    fn partial_cmp(&self, other: &Blob) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Byte order, as Redis compares strings (`memcmp`, shorter first on a tie).
+impl Ord for Blob {
+    fn cmp(&self, other: &Blob) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", String::from_utf8_lossy(self.as_slice()))

@@ -31,8 +31,10 @@
 
 pub mod blob;
 pub mod glob;
+pub mod hash;
 
 pub use blob::Blob;
+pub use hash::HashValue;
 
 use std::sync::Arc;
 
@@ -41,11 +43,13 @@ use hashbrown::HashTable;
 /// Hash tables per database. A power of two.
 pub const SHARDS: usize = 1024;
 
-/// A stored value. Only strings exist so far; every other Redis type is a
-/// later addition to this enum.
+/// A stored value. Collections sit behind an `Arc`: cloning a shard for a
+/// snapshot shares them, and the first write after that copies the one
+/// collection it touches (`Arc::make_mut`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     Str(Blob),
+    Hash(Arc<HashValue>),
 }
 
 impl Value {
@@ -53,6 +57,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -70,12 +75,15 @@ impl Value {
                     "raw"
                 }
             }
+            Value::Hash(h) => h.encoding(),
         }
     }
 
     fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.heap_size(),
+            // Arc counters + the value itself + what it owns.
+            Value::Hash(h) => 16 + std::mem::size_of::<HashValue>() + h.heap_size(),
         }
     }
 }
@@ -121,8 +129,8 @@ impl Entry {
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding(&self) -> &'static str {
         match (&self.value, self.enc) {
-            (_, StrEncoding::Auto) => self.value.encoding(),
-            (_, StrEncoding::Raw) => "raw",
+            (Value::Str(_), StrEncoding::Auto) | (Value::Hash(_), _) => self.value.encoding(),
+            (Value::Str(_), StrEncoding::Raw) => "raw",
             (Value::Str(b), StrEncoding::NoInt) => {
                 if b.len() <= 44 {
                     "embstr"

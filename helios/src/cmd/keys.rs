@@ -267,7 +267,7 @@ fn move_entry(db: &mut Db, key: &[u8], e: Entry, now: u64) {
 
 /// A cursor as Redis reads it with `strtoul`: optional sign (a negative
 /// value wraps), decimal digits, no leading space, no overflow.
-fn parse_cursor(a: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(a: &[u8]) -> Option<u64> {
     let (neg, digits) = match a.first() {
         Some(b'-') => (true, &a[1..]),
         Some(b'+') => (false, &a[1..]),
@@ -456,8 +456,12 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     // Redis shares the integer objects 0..9999 and reports them as
     // referenced INT_MAX times.
-    let crate::atlas::Value::Str(b) = &e.value;
-    let shared = crate::resp::parse::parse_i64(b).is_some_and(|n| (0..10_000).contains(&n));
+    let shared = match &e.value {
+        crate::atlas::Value::Str(b) => {
+            crate::resp::parse::parse_i64(b).is_some_and(|n| (0..10_000).contains(&n))
+        }
+        _ => false,
+    };
     ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
     Ok(())
 }

@@ -19,6 +19,7 @@
 
 pub mod conn;
 mod docs;
+pub mod hash;
 pub(crate) mod info;
 pub mod keys;
 pub mod longdouble;

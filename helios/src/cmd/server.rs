@@ -286,11 +286,14 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let Some(e) = ctx.db().peek(&args[2], now) else {
                 return Err("ERR no such key".into());
             };
-            let crate::atlas::Value::Str(b) = &e.value;
+            let serialized = match &e.value {
+                crate::atlas::Value::Str(b) => b.len(),
+                crate::atlas::Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len()).sum(),
+            };
             let line = format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                 e.encoding(),
-                b.len(),
+                serialized,
                 e.access & 0xFF_FFFF,
                 clock.wrapping_sub(e.access)
             );

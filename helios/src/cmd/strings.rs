@@ -4,7 +4,9 @@ use bytes::Bytes;
 
 use super::longdouble::{incr_by_float, IncrFloatError};
 use super::table::{flags as f, Command};
-use super::{arg_i64, is, CmdError, CmdResult, Ctx, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX};
+use super::{
+    arg_i64, is, CmdError, CmdResult, Ctx, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
+};
 use crate::atlas::{Blob, Db, StrEncoding, Value};
 use crate::resp::out::fmt_i64;
 use crate::resp::parse::parse_i64;
@@ -17,6 +19,7 @@ fn get_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Blob>,
         None => Ok(None),
         Some(e) => match &e.value {
             Value::Str(b) => Ok(Some(b)),
+            _ => Err(WRONGTYPE.into()),
         },
     }
 }
@@ -247,7 +250,8 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for k in &args[1..] {
         match db.get(k, now).map(|e| &e.value) {
             Some(Value::Str(b)) => ctx.out.bulk(b),
-            None => ctx.out.null(),
+            // Redis answers nil for a key of another type.
+            Some(_) | None => ctx.out.null(),
         }
     }
     Ok(())
@@ -360,7 +364,9 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let appended = match db.get_mut(&args[1], now) {
         Some(mut e) => {
-            let Value::Str(b) = &mut e.value;
+            let Value::Str(b) = &mut e.value else {
+                return Err(WRONGTYPE.into());
+            };
             if b.len() + args[2].len() > limit {
                 return Err(TOO_BIG.into());
             }
@@ -392,7 +398,9 @@ fn incr_generic(ctx: &mut Ctx, args: &[Bytes], delta: i64) -> CmdResult {
     let db = ctx.db();
     let updated = match db.get_mut(key, now) {
         Some(mut e) => {
-            let Value::Str(b) = &e.value;
+            let Value::Str(b) = &e.value else {
+                return Err(WRONGTYPE.into());
+            };
             let cur = parse_i64(b).ok_or(CmdError::from(NOT_INTEGER))?;
             let new = cur.checked_add(delta).ok_or(CmdError::from(OVERFLOW))?;
             e.value = int_value(new);
@@ -491,13 +499,23 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let val = &args[3];
     let now = ctx.now;
     let limit = max_len(ctx);
+    // Redis checks the type before the length.
+    if ctx
+        .db()
+        .peek(&args[1], now)
+        .is_some_and(|e| !matches!(e.value, Value::Str(_)))
+    {
+        return Err(WRONGTYPE.into());
+    }
     if !val.is_empty() && offset + val.len() > limit {
         return Err(TOO_BIG.into());
     }
     let db = &mut ctx.store.ks.dbs[ctx.client.db];
     let existing = match db.get_mut(&args[1], now) {
         Some(mut e) => {
-            let Value::Str(b) = &mut e.value;
+            let Value::Str(b) = &mut e.value else {
+                return Err(WRONGTYPE.into());
+            };
             if val.is_empty() {
                 Some(b.len())
             } else {
@@ -531,10 +549,14 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// (not just the length) are the same.
 fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
-    let a = get_str(ctx.db(), &args[1], now)?
+    // Redis's own text here, not WRONGTYPE.
+    let not_strings = |_| CmdError::from("ERR The specified keys must contain string values");
+    let a = get_str(ctx.db(), &args[1], now)
+        .map_err(not_strings)?
         .map(|b| b.to_vec())
         .unwrap_or_default();
-    let b = get_str(ctx.db(), &args[2], now)?
+    let b = get_str(ctx.db(), &args[2], now)
+        .map_err(not_strings)?
         .map(|b| b.to_vec())
         .unwrap_or_default();
     let (mut getlen, mut getidx, mut withmatchlen) = (false, false, false);

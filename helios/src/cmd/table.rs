@@ -124,6 +124,7 @@ impl Command {
 pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
     super::strings::COMMANDS
         .iter()
+        .chain(super::hash::COMMANDS)
         .chain(super::keys::COMMANDS)
         .chain(super::server::COMMANDS)
         .chain(super::conn::COMMANDS)

@@ -1,11 +1,11 @@
 //! Snapshot files: the whole keyspace at one instant.
 //!
-//! # Format (version 1), all integers little-endian
+//! # Format (version 2), all integers little-endian
 //!
 //! ```text
 //! header   (32 bytes)
 //!   magic        8  b"HELIOSSN"
-//!   version      4  u32 = 1
+//!   version      4  u32 = 2 (1 is still read: it has strings only)
 //!   header_crc   4  u32, CRC-32C of the 32 header bytes with this field zeroed
 //!   generation   8  u64, the AOF generation that continues this snapshot
 //!   created_ms   8  u64, Unix ms of the point in time captured
@@ -16,8 +16,17 @@
 //! record
 //!   0x01 SELECT  db: u32                      following entries belong to db
 //!   0x02 STRING  expire_ms: u64 (0 = none), key_len: u32, key, val_len: u32, val
+//!   0x03 HASH    expire_ms: u64, key_len: u32, key, n: u32, n × pair
+//!   0x04 MORE    n: u32, n × pair             more fields of the preceding HASH
 //!   0xFF END     keys: u64                    total entries; last record of the file
+//! pair           field_len: u32, field, val_len: u32, val
 //! ```
+//!
+//! A hash is written as one HASH record with up to [`PAIRS_PER_RECORD`]
+//! fields and MORE records for the rest, so a huge hash still fills blocks
+//! of about the target size. Loading builds each hash field by field, so
+//! it gets the encoding its size calls for (a hash that shrank since it
+//! grew large loads small again, as in Redis).
 //!
 //! Blocks are about 64 KiB, so a flipped bit is reported with the offset of
 //! the block that holds it. A snapshot is written to `<name>.tmp`, fsynced,
@@ -31,15 +40,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{io_err, sync_dir, PersistError};
-use crate::atlas::{Blob, Keyspace, Shard, Value};
+use crate::atlas::{Blob, HashValue, Keyspace, Shard, Value};
 
 const MAGIC: &[u8; 8] = b"HELIOSSN";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Oldest version still loaded.
+const MIN_VERSION: u32 = 1;
 const HEADER_LEN: usize = 32;
 const BLOCK_TARGET: usize = 64 * 1024;
 
 const REC_SELECT: u8 = 0x01;
 const REC_STRING: u8 = 0x02;
+const REC_HASH: u8 = 0x03;
+const REC_MORE: u8 = 0x04;
+/// Fields per HASH or MORE record.
+pub const PAIRS_PER_RECORD: usize = 512;
 const REC_END: u8 = 0xFF;
 
 /// A point-in-time view of every database (shards shared copy-on-write).
@@ -134,6 +149,31 @@ pub fn write_to<W: Write>(out: W, view: &View, gen: u64, created_ms: u64) -> std
                     w.block.extend_from_slice(&(v.len() as u32).to_le_bytes());
                     w.block.extend_from_slice(v);
                 }
+                Value::Hash(h) => {
+                    let mut pairs = h.iter();
+                    let mut left = h.len();
+                    w.block.push(REC_HASH);
+                    w.block.extend_from_slice(&e.expire_at.to_le_bytes());
+                    w.block
+                        .extend_from_slice(&(e.key.len() as u32).to_le_bytes());
+                    w.block.extend_from_slice(&e.key);
+                    loop {
+                        let n = left.min(PAIRS_PER_RECORD);
+                        w.block.extend_from_slice(&(n as u32).to_le_bytes());
+                        for (f, v) in pairs.by_ref().take(n) {
+                            w.block.extend_from_slice(&(f.len() as u32).to_le_bytes());
+                            w.block.extend_from_slice(f);
+                            w.block.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                            w.block.extend_from_slice(v);
+                        }
+                        left -= n;
+                        if left == 0 {
+                            break;
+                        }
+                        w.record_done()?;
+                        w.block.push(REC_MORE);
+                    }
+                }
             }
             keys += 1;
             w.record_done()?;
@@ -182,7 +222,7 @@ pub fn load_bytes(
     let u32_at = |d: &[u8], i: usize| u32::from_le_bytes(d[i..i + 4].try_into().expect("4 bytes"));
     let u64_at = |d: &[u8], i: usize| u64::from_le_bytes(d[i..i + 8].try_into().expect("8 bytes"));
     let version = u32_at(data, 8);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(corrupt(
             8,
             &format!("unsupported snapshot version {version}"),
@@ -199,6 +239,13 @@ pub fn load_bytes(
     let mut db = 0usize;
     let mut keys = 0u64;
     let mut ended = None;
+    // The hash being read: MORE records add to it until another record.
+    let mut hash: Option<(usize, Vec<u8>, u64, HashValue)> = None;
+    let finish_hash = |ks: &mut Keyspace, hash: &mut Option<(usize, Vec<u8>, u64, HashValue)>| {
+        if let Some((db, key, expire_at, h)) = hash.take() {
+            ks.dbs[db].insert(&key, Value::Hash(Arc::new(h)), expire_at, created_ms);
+        }
+    };
     while pos < data.len() {
         if ended.is_some() {
             return Err(corrupt(pos, "data after the end record"));
@@ -224,9 +271,34 @@ pub fn load_bytes(
                 Ok(())
             }
         };
+        // Reads `n` pairs at `i` into `h`.
+        let read_pairs = |i: &mut usize, h: &mut HashValue| -> Result<(), PersistError> {
+            need(*i, 4)?;
+            let n = u32_at(body, *i) as usize;
+            *i += 4;
+            for _ in 0..n {
+                need(*i, 4)?;
+                let flen = u32_at(body, *i) as usize;
+                *i += 4;
+                need(*i, flen + 4)?;
+                let field = &body[*i..*i + flen];
+                *i += flen;
+                let vlen = u32_at(body, *i) as usize;
+                *i += 4;
+                need(*i, vlen)?;
+                if !h.insert(field, Blob::new(&body[*i..*i + vlen])) {
+                    return Err(corrupt(pos, "hash field repeated"));
+                }
+                *i += vlen;
+            }
+            Ok(())
+        };
         while i < body.len() {
             let tag = body[i];
             i += 1;
+            if tag != REC_MORE {
+                finish_hash(ks, &mut hash);
+            }
             match tag {
                 REC_SELECT => {
                     need(i, 4)?;
@@ -252,6 +324,25 @@ pub fn load_bytes(
                     ks.dbs[db].insert(key, Value::Str(Blob::new(val)), expire_at, created_ms);
                     keys += 1;
                 }
+                REC_HASH if version >= 2 => {
+                    need(i, 12)?;
+                    let expire_at = u64_at(body, i);
+                    let klen = u32_at(body, i + 8) as usize;
+                    i += 12;
+                    need(i, klen)?;
+                    let key = body[i..i + klen].to_vec();
+                    i += klen;
+                    let mut h = HashValue::new();
+                    read_pairs(&mut i, &mut h)?;
+                    hash = Some((db, key, expire_at, h));
+                    keys += 1;
+                }
+                REC_MORE if version >= 2 => {
+                    let Some((_, _, _, h)) = hash.as_mut() else {
+                        return Err(corrupt(pos, "hash fields without a hash record"));
+                    };
+                    read_pairs(&mut i, h)?;
+                }
                 REC_END => {
                     need(i, 8)?;
                     ended = Some(u64_at(body, i));
@@ -265,6 +356,7 @@ pub fn load_bytes(
         }
         pos = body_at + len;
     }
+    finish_hash(ks, &mut hash);
     match ended {
         Some(n) if n == keys => Ok(SnapshotInfo {
             generation,
