@@ -295,6 +295,45 @@ impl Raw {
         body
     }
 
+    /// Reads one whole reply (RESP2 or RESP3, nested) as raw bytes.
+    pub fn reply(&mut self) -> Vec<u8> {
+        let line = self.line();
+        assert!(line.ends_with("\r\n"), "truncated reply line {line:?}");
+        let mut out = line.clone().into_bytes();
+        let n = || -> i64 { line[1..].trim().parse().expect("length") };
+        match line.as_bytes()[0] {
+            b'$' | b'=' | b'!' if n() >= 0 => {
+                let mut body = vec![0u8; n() as usize + 2];
+                self.reader.read_exact(&mut body).unwrap();
+                out.extend(body);
+            }
+            b'*' | b'~' | b'>' if n() >= 0 => {
+                for _ in 0..n() {
+                    out.extend(self.reply());
+                }
+            }
+            b'%' | b'|' => {
+                for _ in 0..2 * n() {
+                    out.extend(self.reply());
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Sends one command as a RESP array and returns its raw reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend(format!("${}\r\n", a.len()).into_bytes());
+            req.extend_from_slice(a);
+            req.extend_from_slice(b"\r\n");
+        }
+        self.send(&req);
+        self.reply()
+    }
+
     /// True when the server closed the connection (EOF).
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];

@@ -701,7 +701,9 @@ mod tests {
         {
             let mut e = db.get_mut(b"k", 1).unwrap();
             e.expire_at = 99;
-            let Value::Str(b) = &mut e.value;
+            let Value::Str(b) = &mut e.value else {
+                panic!("a string")
+            };
             b.append(&[b'x'; 100]);
         }
         assert_eq!(db.expires_len(), 1);

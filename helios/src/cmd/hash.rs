@@ -16,7 +16,7 @@ use super::keys::parse_cursor;
 use super::longdouble::{incr_by_float, IncrFloatError};
 use super::table::{flags as f, Command};
 use super::WRONGTYPE;
-use super::{arg_i64, is, CmdError, CmdResult, Ctx, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX};
+use super::{arg_i64, is, CmdError, CmdResult, Ctx, NOT_FLOAT, OVERFLOW, SYNTAX};
 use crate::atlas::{glob, Blob, Db, HashValue, Value};
 use crate::resp::out::fmt_i64;
 use crate::resp::parse::parse_i64;
@@ -81,7 +81,7 @@ fn hmset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn hset_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(wrong_args(name));
     }
     let now = ctx.now;

@@ -391,6 +391,22 @@ mod tests {
             );
         }
         ks.dbs[7].insert(b"gone", Value::Str(Blob::new(b"x")), 10, 1);
+        // Hashes: small, over several MORE records, and one that expires.
+        for (i, fields) in [3usize, 1500, 40].into_iter().enumerate() {
+            let mut h = HashValue::new();
+            for f in 0..fields {
+                h.insert(
+                    format!("field:{f}").as_bytes(),
+                    Blob::new(&[b'v'; 30][..f % 30]),
+                );
+            }
+            ks.dbs[1].insert(
+                format!("hash:{i}").as_bytes(),
+                Value::Hash(Arc::new(h)),
+                if i == 2 { 9_999_999_999_999 } else { 0 },
+                1,
+            );
+        }
         ks
     }
 
@@ -400,7 +416,7 @@ mod tests {
         let p = dir.path().join("snapshot-00000002.hsnap");
         let ks = sample(20_000);
         let n = write(&p, &capture(&ks), 2, 1000).unwrap();
-        assert_eq!(n, 20_000, "the expired key is not written");
+        assert_eq!(n, 20_003, "the expired key is not written");
         let mut back = Keyspace::new(16);
         let info = load(&p, &mut back).unwrap();
         assert_eq!(
@@ -408,7 +424,7 @@ mod tests {
             SnapshotInfo {
                 generation: 2,
                 created_ms: 1000,
-                keys: 20_000
+                keys: 20_003
             }
         );
         for db in 0..2 {
@@ -420,6 +436,52 @@ mod tests {
             }
         }
         assert!(back.dbs[7].is_empty());
+        let Some(Value::Hash(big)) = back.dbs[1].peek(b"hash:1", 1).map(|e| &e.value) else {
+            panic!("hash:1 is a hash")
+        };
+        assert_eq!((big.len(), big.encoding()), (1500, "hashtable"));
+        let Some(Value::Hash(small)) = back.dbs[1].peek(b"hash:0", 1).map(|e| &e.value) else {
+            panic!("hash:0 is a hash")
+        };
+        let order: Vec<&[u8]> = small.iter().map(|(f, _)| f.as_slice()).collect();
+        assert_eq!(order, [&b"field:0"[..], b"field:1", b"field:2"]);
+        assert_eq!(small.encoding(), "listpack");
+    }
+
+    #[test]
+    fn version_1_files_still_load() {
+        // A version-1 file is a version-2 file with strings only and the
+        // old version number: rewrite the header of one.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v1.hsnap");
+        let mut ks = Keyspace::new(16);
+        ks.dbs[0].insert(b"k", Value::Str(Blob::new(b"v")), 0, 1);
+        write(&p, &capture(&ks), 4, 1000).unwrap();
+        let mut data = std::fs::read(&p).unwrap();
+        data[8..12].copy_from_slice(&1u32.to_le_bytes());
+        data[12..16].fill(0);
+        let crc = crc32c::crc32c(&data[..HEADER_LEN]);
+        data[12..16].copy_from_slice(&crc.to_le_bytes());
+        let mut back = Keyspace::new(16);
+        let info = load_bytes(&data, &p, 0, &mut back).unwrap();
+        assert_eq!(info.keys, 1);
+        assert_eq!(
+            back.dbs[0].peek(b"k", 1).unwrap().value,
+            Value::Str(Blob::new(b"v"))
+        );
+        // Version 1 has no hash records: one there is corruption.
+        let mut h = HashValue::new();
+        h.insert(b"f", Blob::new(b"v"));
+        let mut ks = Keyspace::new(16);
+        ks.dbs[0].insert(b"h", Value::Hash(Arc::new(h)), 0, 1);
+        write(&p, &capture(&ks), 4, 1000).unwrap();
+        let mut data = std::fs::read(&p).unwrap();
+        data[8..12].copy_from_slice(&1u32.to_le_bytes());
+        data[12..16].fill(0);
+        let crc = crc32c::crc32c(&data[..HEADER_LEN]);
+        data[12..16].copy_from_slice(&crc.to_le_bytes());
+        let e = load_bytes(&data, &p, 0, &mut Keyspace::new(16)).unwrap_err();
+        assert!(e.to_string().contains("unknown record type 0x03"), "{e}");
     }
 
     #[test]

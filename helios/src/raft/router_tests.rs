@@ -322,7 +322,9 @@ async fn assert_converged(router: &Router, nodes: &[TestNode]) {
         let mut v: Vec<(Vec<u8>, Vec<u8>)> = st.ks.dbs[0]
             .iter()
             .map(|e| {
-                let crate::atlas::Value::Str(b) = &e.value;
+                let crate::atlas::Value::Str(b) = &e.value else {
+                    panic!("only strings are written here")
+                };
                 (e.key.to_vec(), b.to_vec())
             })
             .collect();
