@@ -1,7 +1,7 @@
 //! Differential test: the real `redis-server` is the oracle for Helios.
 //!
-//! A seeded random sequence of string, hash and generic-key commands, with
-//! valid and invalid arguments (strings and hashes share the keys, so
+//! A seeded random sequence of string, hash, set and generic-key commands,
+//! with valid and invalid arguments (all types share the keys, so
 //! WRONGTYPE paths run too), runs against both servers over a small key space
 //! (`k0`..`k11` and a few odd names, in databases 0..2) from several logical
 //! clients, each with its own connection to both servers. Every reply must
@@ -27,6 +27,11 @@
 //!   `HSCAN` as the pairs a full iteration returns; `HRANDFIELD` by shape
 //!   (nil on both, a field on both, or arrays of the same length). The
 //!   listpack order itself is checked exactly by a separate test.
+//! * `SMEMBERS`, `SINTER`, `SUNION`, `SDIFF` are compared sorted, `SSCAN`
+//!   like `HSCAN`, `SRANDMEMBER` by shape. `SPOP` is compared by shape and
+//!   `SCARD`; then Redis's set is made to match Helios's (the members Redis
+//!   popped go back, the ones Helios popped are removed), so both carry on
+//!   with the same data and representation.
 //! * `OBJECT ENCODING` is compared exactly, including the history-dependent
 //!   cases (`APPEND`/`SETRANGE` leave `raw`, `INCRBYFLOAT` never gives `int`,
 //!   `RENAME`/`COPY`/`MOVE` keep the encoding).
@@ -156,6 +161,8 @@ enum Step {
     /// cursor, and the options after it.
     Scan(Args, Args),
     RandomKey,
+    /// `SPOP` (random effect): see the module docs.
+    Spop(Args),
 }
 
 // ---- generation ------------------------------------------------------------
@@ -231,6 +238,17 @@ impl Gen {
             90..=93 => Vec::new(),
             94..=96 => vec![b'f'; 70],
             _ => self.word(1, 4),
+        }
+    }
+
+    /// A set member: mostly small canonical integers (intsets) and short
+    /// words, sometimes a non-canonical integer or a long string.
+    fn member(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=54 => self.rng.gen_range(-5i64..25).to_string().into_bytes(),
+            55..=62 => self.pick_b(&["007", "+1", "-0", " 1", "9223372036854775808", "1.0"]),
+            63..=95 => self.word(1, 3),
+            _ => vec![b'm'; 70],
         }
     }
 
@@ -526,6 +544,24 @@ impl Gen {
             ("HRANDFIELD", 10),
             ("HSCAN", 8),
             ("BIGHASH", 2),
+            ("SADD", 40),
+            ("SREM", 20),
+            ("SMEMBERS", 10),
+            ("SISMEMBER", 10),
+            ("SMISMEMBER", 8),
+            ("SCARD", 10),
+            ("SPOP", 12),
+            ("SRANDMEMBER", 10),
+            ("SINTER", 10),
+            ("SUNION", 8),
+            ("SDIFF", 10),
+            ("SINTERSTORE", 8),
+            ("SUNIONSTORE", 8),
+            ("SDIFFSTORE", 8),
+            ("SINTERCARD", 8),
+            ("SMOVE", 12),
+            ("SSCAN", 6),
+            ("BIGSET", 2),
         ];
         let total: u32 = TABLE.iter().map(|(_, w)| w).sum();
         let mut r = self.rng.gen_range(0..total);
@@ -825,6 +861,95 @@ impl Gen {
                     return Step::Scan(vec![b("HSCAN"), k], opts);
                 }
             }
+            "SADD" | "SREM" | "SMISMEMBER" => {
+                a.push(self.key());
+                let n = self.rng.gen_range(1..=4);
+                for _ in 0..n {
+                    a.push(self.member());
+                }
+            }
+            "SISMEMBER" => {
+                a.push(self.key());
+                a.push(self.member());
+            }
+            "SMEMBERS" => {
+                a.push(self.key());
+                cmp = Cmp::Sorted;
+            }
+            "SCARD" => a.push(self.key()),
+            "SPOP" => {
+                a.push(self.key());
+                match self.pct() {
+                    0..=39 => {}
+                    40..=89 => a.push(self.rng.gen_range(0i64..6).to_string().into_bytes()),
+                    _ => a.push(self.pick_b(&["-1", "abc", "1 2", "9223372036854775807"])),
+                }
+                return Step::Spop(a);
+            }
+            "SRANDMEMBER" => {
+                a.push(self.key());
+                cmp = Cmp::Shape;
+                match self.pct() {
+                    0..=29 => {}
+                    30..=89 => a.push(self.rng.gen_range(-8i64..8).to_string().into_bytes()),
+                    _ => {
+                        let x = self.pick_b(&["abc", "-9223372036854775808"]);
+                        a.push(x);
+                        if self.chance(0.3) {
+                            a.push(b("1"));
+                        }
+                    }
+                }
+            }
+            "SINTER" | "SUNION" | "SDIFF" => {
+                let ks = self.keys(1, 3);
+                a.extend(ks);
+                cmp = Cmp::Sorted;
+            }
+            "SINTERSTORE" | "SUNIONSTORE" | "SDIFFSTORE" => {
+                let ks = self.keys(2, 4);
+                a.extend(ks);
+            }
+            "SINTERCARD" => {
+                let n = self.rng.gen_range(1..=3);
+                let mut count = n.to_string().into_bytes();
+                if self.chance(0.1) {
+                    count = self.pick_b(&["0", "-1", "abc", "9"]);
+                }
+                a.push(count);
+                let ks = self.keys(n, n);
+                a.extend(ks);
+                if self.chance(0.3) {
+                    a.push(self.name("LIMIT"));
+                    a.push(self.pick_b(&["0", "1", "2", "-1", "x"]));
+                }
+            }
+            "SMOVE" => {
+                a.push(self.key());
+                a.push(self.key());
+                a.push(self.member());
+            }
+            "SSCAN" => {
+                let k = self.key();
+                let mut opts = Vec::new();
+                if self.chance(0.5) {
+                    opts.push(b("MATCH"));
+                    opts.push(self.pick_b(&["*", "1*", "a*", "?", "[0-3]", "x*"]));
+                }
+                if self.chance(0.6) {
+                    opts.push(b("COUNT"));
+                    opts.push(self.rng.gen_range(1..20).to_string().into_bytes());
+                }
+                return Step::Scan(vec![b("SSCAN"), k], opts);
+            }
+            "BIGSET" => {
+                // Across the intset entry limit (512) in one command.
+                a = vec![b("SADD"), self.key()];
+                let n = self.rng.gen_range(500..530);
+                for i in 0..n {
+                    a.push(i.to_string().into_bytes());
+                }
+            }
             "BIGHASH" => {
                 // Across the listpack entry limit (512) in one command.
                 a = vec![b("HSET"), self.key()];
@@ -1042,6 +1167,19 @@ impl Gen {
                         &["HSCAN", "k1"],
                         &["HSTRLEN", "k1"],
                         &["HEXISTS", "k1", "f", "g"],
+                        &["SADD", "k1"],
+                        &["SREM", "k1"],
+                        &["SMEMBERS"],
+                        &["SISMEMBER", "k1"],
+                        &["SMISMEMBER", "k1"],
+                        &["SCARD", "k1", "k2"],
+                        &["SPOP"],
+                        &["SRANDMEMBER"],
+                        &["SINTER"],
+                        &["SINTERSTORE", "k1"],
+                        &["SINTERCARD", "1"],
+                        &["SMOVE", "k1", "k2"],
+                        &["SSCAN", "k1"],
                     ])
                     .iter()
                     .map(|s| b(s))
@@ -1423,6 +1561,40 @@ impl Run {
                 bad = !self.check(&label, c, &a, cmp, &r, &h);
                 self.model.update(c, &a, &r);
             }
+            Step::Spop(a) => {
+                self.log(&label, c, &a);
+                let (r, h) = self.clients[c].both(&a);
+                bad = !self.check(&label, c, &a, Cmp::Shape, &r, &h);
+                let card = vec![b("SCARD"), a[1].clone()];
+                let (rc, hc) = self.clients[c].both(&card);
+                bad |= !self.check(&format!("{label} (then)"), c, &card, Cmp::Exact, &rc, &hc);
+                // Make Redis's set Helios's: put back what Redis popped,
+                // remove what Helios popped.
+                let popped = |v: &Value| -> Vec<Vec<u8>> {
+                    match v {
+                        Value::BulkString(m) => vec![m.clone()],
+                        Value::Array(ms) | Value::Set(ms) => ms
+                            .iter()
+                            .filter_map(|m| match m {
+                                Value::BulkString(m) => Some(m.clone()),
+                                _ => None,
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    }
+                };
+                let (rp, hp) = (popped(&r), popped(&h));
+                if !bad && rp != hp {
+                    if !rp.is_empty() {
+                        let add: Args = [vec![b("SADD"), a[1].clone()], rp].concat();
+                        self.clients[c].r(&add);
+                    }
+                    if !hp.is_empty() {
+                        let rem: Args = [vec![b("SREM"), a[1].clone()], hp].concat();
+                        self.clients[c].r(&rem);
+                    }
+                }
+            }
             Step::Expiring(a, key) => {
                 self.log(&label, c, &a);
                 let (r, h) = self.clients[c].both(&a);
@@ -1569,6 +1741,9 @@ impl Run {
                 let a = vec![b("HGETALL"), k.clone()];
                 let (r, h) = self.admin.both(&a);
                 checks.push((a, Cmp::Pairs, r, h));
+                let a = vec![b("SMEMBERS"), k.clone()];
+                let (r, h) = self.admin.both(&a);
+                checks.push((a, Cmp::Sorted, r, h));
             }
             let a = vec![b("DBSIZE")];
             let (r, h) = self.admin.both(&a);
@@ -1599,7 +1774,7 @@ fn scan_all(
 ) -> Result<BTreeSet<Vec<u8>>, String> {
     let mut cursor = b("0");
     let mut out = BTreeSet::new();
-    let pairs = head.len() > 1;
+    let pairs = head[0] == b"HSCAN";
     for _ in 0..100_000 {
         let a: Args = [head.to_vec(), vec![cursor.clone()], opts.to_vec()].concat();
         match send(&a) {

@@ -5,27 +5,17 @@
 //! [`LISTPACK_MAX_VALUE`] bytes) is a vector of pairs in insertion order:
 //! `HGETALL` and `HSCAN` list its fields in the order Redis's listpack does,
 //! and `OBJECT ENCODING` says `listpack`. A hash that outgrows either limit
-//! becomes a B-tree ordered by (a fixed 64-bit hash of the field, the field)
-//! and says `hashtable`; it does not shrink back while the server runs
-//! (Redis converts back only when it reloads, and so does a snapshot load
-//! here, since loading inserts field by field).
-//!
-//! The B-tree order is what `HSCAN` needs: its cursor is the next hash value
-//! to visit, so a field present for the whole iteration is returned exactly
-//! once however the hash changes in between (fields sharing a hash value
-//! are always returned together). The hash function is fixed (FNV-1a with a
-//! final mix), not seeded per process, so a cursor means the same on every
-//! node of a cluster; a flood of colliding fields costs a B-tree nothing.
-//!
-//! A large hash also keeps its fields in a vector (each knows its slot), so
-//! `HRANDFIELD` draws uniformly in O(log n); a removal moves the last slot
-//! into the freed one.
+//! becomes a [`HashedTable`] (ordered by a fixed hash of the field, so
+//! `HSCAN` cursors survive writes, with uniform random draws) and says
+//! `hashtable`; it does not shrink back. (Redis converts back when it
+//! reloads; Helios restores the representation a snapshot recorded, so a
+//! node restored from a snapshot lists fields in the same order as the
+//! node that wrote it, which replicas reading the same data rely on.)
 //!
 //! The value tracks its own heap size, so a write costs O(1) bookkeeping
 //! however large the hash is.
 
-use std::collections::BTreeMap;
-
+use super::table::{HashedTable, SLOT_OVERHEAD};
 use super::Blob;
 
 /// Redis's `hash-max-listpack-entries` default (redis.conf and the built-in value).
@@ -33,11 +23,8 @@ pub const LISTPACK_MAX_ENTRIES: usize = 512;
 /// Redis's `hash-max-listpack-value` default.
 pub const LISTPACK_MAX_VALUE: usize = 64;
 
-/// Approximate bytes of bookkeeping per field beyond the field and value
-/// blobs: a vector slot when small; a B-tree slot, its hash and slot
-/// number, and the random-access slot when large.
+/// Bytes of bookkeeping per field of a small hash beyond its blobs.
 const SMALL_SLOT: usize = 2 * std::mem::size_of::<Blob>();
-const LARGE_SLOT: usize = 3 * std::mem::size_of::<Blob>() + 8 + 4 + 8 + 16;
 
 /// A hash value. Two hashes are equal when they hold the same pairs,
 /// whatever their representation.
@@ -50,15 +37,13 @@ pub struct HashValue {
 #[derive(Clone, Debug)]
 enum Repr {
     Small(Vec<(Blob, Blob)>),
-    Large(Large),
+    Large(HashedTable<Blob>),
 }
 
-#[derive(Clone, Debug, Default)]
-struct Large {
-    /// (hash, field) -> (value, index in `slots`).
-    map: BTreeMap<(u64, Blob), (Blob, u32)>,
-    /// Every field once, for uniform random draws.
-    slots: Vec<(u64, Blob)>,
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Small(Vec::new())
+    }
 }
 
 impl PartialEq for HashValue {
@@ -67,27 +52,6 @@ impl PartialEq for HashValue {
     }
 }
 impl Eq for HashValue {}
-
-impl Default for Repr {
-    fn default() -> Self {
-        Repr::Small(Vec::new())
-    }
-}
-
-/// The fixed field hash that orders large hashes and their scan cursor.
-pub fn field_hash(field: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in field {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    // splitmix64's finalizer: FNV's low bits are weak on short inputs.
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
-}
 
 fn fits_small(b: &[u8]) -> bool {
     b.len() <= LISTPACK_MAX_VALUE
@@ -98,10 +62,24 @@ impl HashValue {
         HashValue::default()
     }
 
+    /// An empty hash already in the `hashtable` representation (snapshot
+    /// loading restores the representation it recorded).
+    pub fn new_large() -> HashValue {
+        HashValue {
+            repr: Repr::Large(HashedTable::default()),
+            heap: 0,
+        }
+    }
+
+    /// True in the `hashtable` representation.
+    pub fn is_large(&self) -> bool {
+        matches!(self.repr, Repr::Large(_))
+    }
+
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Small(v) => v.len(),
-            Repr::Large(l) => l.slots.len(),
+            Repr::Large(t) => t.len(),
         }
     }
 
@@ -128,10 +106,7 @@ impl HashValue {
                 .iter()
                 .find(|(f, _)| f.as_slice() == field)
                 .map(|(_, v)| v),
-            Repr::Large(l) => l
-                .map
-                .get(&(field_hash(field), Blob::new(field)))
-                .map(|(v, _)| v),
+            Repr::Large(t) => t.get(field),
         }
     }
 
@@ -152,48 +127,36 @@ impl HashValue {
             }
             self.convert_to_large();
         }
-        let Repr::Large(l) = &mut self.repr else {
+        let Repr::Large(t) = &mut self.repr else {
             unreachable!("converted above")
         };
-        let h = field_hash(field);
-        let key = (h, Blob::new(field));
-        if let Some((v, _)) = l.map.get_mut(&key) {
+        if let Some(v) = t.get_mut(field) {
             self.heap = self.heap + value.heap_size() - v.heap_size();
             *v = value;
             return false;
         }
-        self.heap += LARGE_SLOT + key.1.heap_size() + value.heap_size();
-        l.slots.push(key.clone());
-        l.map.insert(key, (value, (l.slots.len() - 1) as u32));
+        let field = Blob::new(field);
+        self.heap += SLOT_OVERHEAD + field.heap_size() + value.heap_size();
+        t.insert_new(field, value);
         true
     }
 
     /// Removes `field`; true when it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        match &mut self.repr {
-            Repr::Small(v) => match v.iter().position(|(f, _)| f.as_slice() == field) {
-                Some(i) => {
-                    // Shifting keeps the listpack's order for the rest.
-                    let (f, val) = v.remove(i);
-                    self.heap -= SMALL_SLOT + f.heap_size() + val.heap_size();
-                    true
-                }
-                None => false,
-            },
-            Repr::Large(l) => match l.map.remove_entry(&(field_hash(field), Blob::new(field))) {
-                Some(((_, f), (val, slot))) => {
-                    self.heap -= LARGE_SLOT + f.heap_size() + val.heap_size();
-                    let slot = slot as usize;
-                    l.slots.swap_remove(slot);
-                    if let Some(moved) = l.slots.get(slot) {
-                        if let Some((_, at)) = l.map.get_mut(moved) {
-                            *at = slot as u32;
-                        }
-                    }
-                    true
-                }
-                None => false,
-            },
+        let removed = match &mut self.repr {
+            Repr::Small(v) => v
+                .iter()
+                .position(|(f, _)| f.as_slice() == field)
+                // Shifting keeps the listpack's order for the rest.
+                .map(|i| (SMALL_SLOT, v.remove(i))),
+            Repr::Large(t) => t.remove(field).map(|pair| (SLOT_OVERHEAD, pair)),
+        };
+        match removed {
+            Some((slot, (f, val))) => {
+                self.heap -= slot + f.heap_size() + val.heap_size();
+                true
+            }
+            None => false,
         }
     }
 
@@ -201,7 +164,16 @@ impl HashValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&Blob, &Blob)> + '_> {
         match &self.repr {
             Repr::Small(v) => Box::new(v.iter().map(|(f, v)| (f, v))),
-            Repr::Large(l) => Box::new(l.map.iter().map(|((_, f), (v, _))| (f, v))),
+            Repr::Large(t) => Box::new(t.iter()),
+        }
+    }
+
+    /// Every field and value in the order that rebuilds this exact value
+    /// when inserted (snapshots).
+    pub fn iter_for_snapshot(&self) -> Box<dyn Iterator<Item = (&Blob, &Blob)> + '_> {
+        match &self.repr {
+            Repr::Small(v) => Box::new(v.iter().map(|(f, v)| (f, v))),
+            Repr::Large(t) => Box::new(t.iter_slots()),
         }
     }
 
@@ -221,37 +193,20 @@ impl HashValue {
                 }
                 0
             }
-            Repr::Large(l) => {
-                let mut last: Option<u64> = None;
-                for (seen, ((h, k), (val, _))) in
-                    l.map.range((cursor, Blob::new(b""))..).enumerate()
-                {
-                    // Never split fields sharing a hash across two pages.
-                    if seen >= count.max(1) && last != Some(*h) {
-                        return *h;
-                    }
-                    f(k, val);
-                    last = Some(*h);
-                }
-                0
-            }
+            Repr::Large(t) => t.scan(cursor, count, f),
         }
     }
 
     /// A uniformly drawn field, given `r` drawn uniformly from u64
     /// (`HRANDFIELD`): O(1) for a small hash, O(log n) for a large one.
     pub fn random(&self, r: u64) -> Option<(&Blob, &Blob)> {
-        let n = self.len() as u64;
-        if n == 0 {
-            return None;
-        }
-        let i = (r % n) as usize;
         match &self.repr {
-            Repr::Small(v) => Some((&v[i].0, &v[i].1)),
-            Repr::Large(l) => {
-                let key = &l.slots[i];
-                l.map.get(key).map(|(v, _)| (&key.1, v))
+            Repr::Small(v) if v.is_empty() => None,
+            Repr::Small(v) => {
+                let (f, val) = &v[(r % v.len() as u64) as usize];
+                Some((f, val))
             }
+            Repr::Large(t) => t.random(r),
         }
     }
 
@@ -260,14 +215,12 @@ impl HashValue {
             return;
         };
         let n = v.len();
-        let mut l = Large::default();
+        let mut t = HashedTable::default();
         for (f, val) in v {
-            let key = (field_hash(&f), f);
-            l.slots.push(key.clone());
-            l.map.insert(key, (val, (l.slots.len() - 1) as u32));
+            t.insert_new(f, val);
         }
-        self.heap = self.heap - n * SMALL_SLOT + n * LARGE_SLOT;
-        self.repr = Repr::Large(l);
+        self.heap = self.heap - n * SMALL_SLOT + n * SLOT_OVERHEAD;
+        self.repr = Repr::Large(t);
     }
 }
 
@@ -289,7 +242,7 @@ mod tests {
     fn recount(h: &HashValue) -> usize {
         let slot = match h.encoding() {
             "listpack" => SMALL_SLOT,
-            _ => LARGE_SLOT,
+            _ => SLOT_OVERHEAD,
         };
         h.iter()
             .map(|(f, v)| slot + f.heap_size() + v.heap_size())
@@ -460,8 +413,14 @@ mod tests {
         // Cursors must mean the same on every node and after a restart.
         // Pinned values (computed independently): changing the function
         // would break cursors handed out by an older version.
-        assert_eq!(field_hash(b"helios"), 0xc8ab28ce109295b1);
-        assert_eq!(field_hash(b""), 0xf52a15e9a9b5e89b);
-        assert_ne!(field_hash(b"a"), field_hash(b"b"));
+        assert_eq!(
+            crate::atlas::table::member_hash(b"helios"),
+            0xc8ab28ce109295b1
+        );
+        assert_eq!(crate::atlas::table::member_hash(b""), 0xf52a15e9a9b5e89b);
+        assert_ne!(
+            crate::atlas::table::member_hash(b"a"),
+            crate::atlas::table::member_hash(b"b")
+        );
     }
 }

@@ -32,9 +32,12 @@
 pub mod blob;
 pub mod glob;
 pub mod hash;
+pub mod set;
+pub mod table;
 
 pub use blob::Blob;
 pub use hash::HashValue;
+pub use set::SetValue;
 
 use std::sync::Arc;
 
@@ -50,6 +53,7 @@ pub const SHARDS: usize = 1024;
 pub enum Value {
     Str(Blob),
     Hash(Arc<HashValue>),
+    Set(Arc<SetValue>),
 }
 
 impl Value {
@@ -58,6 +62,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -76,6 +81,7 @@ impl Value {
                 }
             }
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -84,6 +90,7 @@ impl Value {
             Value::Str(b) => b.heap_size(),
             // Arc counters + the value itself + what it owns.
             Value::Hash(h) => 16 + std::mem::size_of::<HashValue>() + h.heap_size(),
+            Value::Set(s) => 16 + std::mem::size_of::<SetValue>() + s.heap_size(),
         }
     }
 }
@@ -129,7 +136,9 @@ impl Entry {
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding(&self) -> &'static str {
         match (&self.value, self.enc) {
-            (Value::Str(_), StrEncoding::Auto) | (Value::Hash(_), _) => self.value.encoding(),
+            (Value::Str(_), StrEncoding::Auto) | (Value::Hash(_) | Value::Set(_), _) => {
+                self.value.encoding()
+            }
             (Value::Str(_), StrEncoding::Raw) => "raw",
             (Value::Str(b), StrEncoding::NoInt) => {
                 if b.len() <= 44 {

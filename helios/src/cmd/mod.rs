@@ -25,6 +25,7 @@ pub mod keys;
 pub mod longdouble;
 pub mod raft;
 pub mod server;
+pub mod set;
 pub mod strings;
 mod table;
 
@@ -137,12 +138,25 @@ pub struct Ctx<'a> {
     /// True while replaying the AOF: nothing is propagated.
     pub loading: bool,
     pub action: Option<Action>,
+    /// Raft mode: what random draws of a write (`SPOP`) derive from, the
+    /// same on every node for the same log entry. `None`: fresh entropy
+    /// (standalone, where a write is logged by its effect instead).
+    pub seed: Option<u64>,
 }
 
 impl Ctx<'_> {
     /// The client's selected database.
     pub fn db(&mut self) -> &mut Db {
         &mut self.store.ks.dbs[self.client.db]
+    }
+
+    /// The random source for this command (see [`Ctx::seed`]).
+    pub fn rng(&self) -> rand::rngs::StdRng {
+        use rand::SeedableRng;
+        match self.seed {
+            Some(seed) => rand::rngs::StdRng::seed_from_u64(seed),
+            None => rand::rngs::StdRng::from_entropy(),
+        }
     }
 
     /// Records a write in the append-only stream, in replayable form.

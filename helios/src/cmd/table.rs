@@ -125,6 +125,7 @@ pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
     super::strings::COMMANDS
         .iter()
         .chain(super::hash::COMMANDS)
+        .chain(super::set::COMMANDS)
         .chain(super::keys::COMMANDS)
         .chain(super::server::COMMANDS)
         .chain(super::conn::COMMANDS)

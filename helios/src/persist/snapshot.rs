@@ -16,17 +16,23 @@
 //! record
 //!   0x01 SELECT  db: u32                      following entries belong to db
 //!   0x02 STRING  expire_ms: u64 (0 = none), key_len: u32, key, val_len: u32, val
-//!   0x03 HASH    expire_ms: u64, key_len: u32, key, n: u32, n × pair
-//!   0x04 MORE    n: u32, n × pair             more fields of the preceding HASH
+//!   0x03 HASH    expire_ms: u64, key_len: u32, key, large: u8, n: u32, n × pair
+//!   0x05 SET     expire_ms: u64, key_len: u32, key, large: u8, n: u32, n × member
+//!   0x04 MORE    n: u32, n × pair or member   more of the preceding HASH or SET
 //!   0xFF END     keys: u64                    total entries; last record of the file
 //! pair           field_len: u32, field, val_len: u32, val
+//! member         len: u32, member
 //! ```
 //!
-//! A hash is written as one HASH record with up to [`PAIRS_PER_RECORD`]
-//! fields and MORE records for the rest, so a huge hash still fills blocks
-//! of about the target size. Loading builds each hash field by field, so
-//! it gets the encoding its size calls for (a hash that shrank since it
-//! grew large loads small again, as in Redis).
+//! A collection is written as one HASH or SET record with up to
+//! [`ITEMS_PER_RECORD`] items and MORE records for the rest, so a huge one
+//! still fills blocks of about the target size. `large` is 1 for the
+//! `hashtable` representation, 0 for the compact one (listpack, intset);
+//! items come in the order that rebuilds the value exactly (see
+//! `atlas::table`), and loading restores that representation instead of
+//! choosing one by size: every node restored from the same snapshot holds
+//! identical values, down to the order `HGETALL` lists and the members
+//! `SPOP` draws.
 //!
 //! Blocks are about 64 KiB, so a flipped bit is reported with the offset of
 //! the block that holds it. A snapshot is written to `<name>.tmp`, fsynced,
@@ -40,7 +46,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{io_err, sync_dir, PersistError};
-use crate::atlas::{Blob, HashValue, Keyspace, Shard, Value};
+use crate::atlas::{Blob, HashValue, Keyspace, SetValue, Shard, Value};
 
 const MAGIC: &[u8; 8] = b"HELIOSSN";
 const VERSION: u32 = 2;
@@ -53,8 +59,9 @@ const REC_SELECT: u8 = 0x01;
 const REC_STRING: u8 = 0x02;
 const REC_HASH: u8 = 0x03;
 const REC_MORE: u8 = 0x04;
-/// Fields per HASH or MORE record.
-pub const PAIRS_PER_RECORD: usize = 512;
+const REC_SET: u8 = 0x05;
+/// Items per HASH, SET or MORE record.
+pub const ITEMS_PER_RECORD: usize = 512;
 const REC_END: u8 = 0xFF;
 
 /// A point-in-time view of every database (shards shared copy-on-write).
@@ -150,29 +157,18 @@ pub fn write_to<W: Write>(out: W, view: &View, gen: u64, created_ms: u64) -> std
                     w.block.extend_from_slice(v);
                 }
                 Value::Hash(h) => {
-                    let mut pairs = h.iter();
-                    let mut left = h.len();
-                    w.block.push(REC_HASH);
-                    w.block.extend_from_slice(&e.expire_at.to_le_bytes());
-                    w.block
-                        .extend_from_slice(&(e.key.len() as u32).to_le_bytes());
-                    w.block.extend_from_slice(&e.key);
-                    loop {
-                        let n = left.min(PAIRS_PER_RECORD);
-                        w.block.extend_from_slice(&(n as u32).to_le_bytes());
-                        for (f, v) in pairs.by_ref().take(n) {
-                            w.block.extend_from_slice(&(f.len() as u32).to_le_bytes());
-                            w.block.extend_from_slice(f);
-                            w.block.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                            w.block.extend_from_slice(v);
-                        }
-                        left -= n;
-                        if left == 0 {
-                            break;
-                        }
-                        w.record_done()?;
-                        w.block.push(REC_MORE);
-                    }
+                    let mut pairs = h.iter_for_snapshot();
+                    write_collection(&mut w, REC_HASH, e, h.is_large(), h.len(), |b| {
+                        let (f, v) = pairs.next().expect("len() pairs");
+                        put_bytes(b, f);
+                        put_bytes(b, v);
+                    })?;
+                }
+                Value::Set(set) => {
+                    let mut members = set.members_for_snapshot().into_iter();
+                    write_collection(&mut w, REC_SET, e, set.is_large(), set.len(), |b| {
+                        put_bytes(b, &members.next().expect("len() members"));
+                    })?;
                 }
             }
             keys += 1;
@@ -184,6 +180,47 @@ pub fn write_to<W: Write>(out: W, view: &View, gen: u64, created_ms: u64) -> std
     w.flush_block()?;
     w.out.flush()?;
     Ok(keys)
+}
+
+fn put_bytes(b: &mut Vec<u8>, bytes: &[u8]) {
+    b.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    b.extend_from_slice(bytes);
+}
+
+/// Writes a HASH or SET record for `e` and MORE records for the items past
+/// the first [`ITEMS_PER_RECORD`]; `item` appends the next item.
+fn write_collection<W: Write>(
+    w: &mut BlockWriter<W>,
+    tag: u8,
+    e: &crate::atlas::Entry,
+    large: bool,
+    len: usize,
+    mut item: impl FnMut(&mut Vec<u8>),
+) -> std::io::Result<()> {
+    w.block.push(tag);
+    w.block.extend_from_slice(&e.expire_at.to_le_bytes());
+    put_bytes(&mut w.block, &e.key);
+    w.block.push(u8::from(large));
+    let mut left = len;
+    loop {
+        let n = left.min(ITEMS_PER_RECORD);
+        w.block.extend_from_slice(&(n as u32).to_le_bytes());
+        for _ in 0..n {
+            item(&mut w.block);
+        }
+        left -= n;
+        if left == 0 {
+            return Ok(());
+        }
+        w.record_done()?;
+        w.block.push(REC_MORE);
+    }
+}
+
+/// A HASH or SET being loaded: MORE records add to it.
+enum Loading {
+    Hash(HashValue),
+    Set(SetValue),
 }
 
 /// Header fields of a snapshot.
@@ -239,11 +276,15 @@ pub fn load_bytes(
     let mut db = 0usize;
     let mut keys = 0u64;
     let mut ended = None;
-    // The hash being read: MORE records add to it until another record.
-    let mut hash: Option<(usize, Vec<u8>, u64, HashValue)> = None;
-    let finish_hash = |ks: &mut Keyspace, hash: &mut Option<(usize, Vec<u8>, u64, HashValue)>| {
-        if let Some((db, key, expire_at, h)) = hash.take() {
-            ks.dbs[db].insert(&key, Value::Hash(Arc::new(h)), expire_at, created_ms);
+    // The collection being read: MORE records add to it until another record.
+    let mut pending: Option<(usize, Vec<u8>, u64, Loading)> = None;
+    let finish = |ks: &mut Keyspace, pending: &mut Option<(usize, Vec<u8>, u64, Loading)>| {
+        if let Some((db, key, expire_at, value)) = pending.take() {
+            let value = match value {
+                Loading::Hash(h) => Value::Hash(Arc::new(h)),
+                Loading::Set(s) => Value::Set(Arc::new(s)),
+            };
+            ks.dbs[db].insert(&key, value, expire_at, created_ms);
         }
     };
     while pos < data.len() {
@@ -271,25 +312,31 @@ pub fn load_bytes(
                 Ok(())
             }
         };
-        // Reads `n` pairs at `i` into `h`.
-        let read_pairs = |i: &mut usize, h: &mut HashValue| -> Result<(), PersistError> {
+        let bytes_at = |i: &mut usize| -> Result<&[u8], PersistError> {
+            need(*i, 4)?;
+            let n = u32_at(body, *i) as usize;
+            *i += 4;
+            need(*i, n)?;
+            *i += n;
+            Ok(&body[*i - n..*i])
+        };
+        // Reads a count and that many items at `i` into `into`.
+        let read_items = |i: &mut usize, into: &mut Loading| -> Result<(), PersistError> {
             need(*i, 4)?;
             let n = u32_at(body, *i) as usize;
             *i += 4;
             for _ in 0..n {
-                need(*i, 4)?;
-                let flen = u32_at(body, *i) as usize;
-                *i += 4;
-                need(*i, flen + 4)?;
-                let field = &body[*i..*i + flen];
-                *i += flen;
-                let vlen = u32_at(body, *i) as usize;
-                *i += 4;
-                need(*i, vlen)?;
-                if !h.insert(field, Blob::new(&body[*i..*i + vlen])) {
-                    return Err(corrupt(pos, "hash field repeated"));
+                let fresh = match into {
+                    Loading::Hash(h) => {
+                        let field = bytes_at(i)?;
+                        let value = bytes_at(i)?;
+                        h.insert(field, Blob::new(value))
+                    }
+                    Loading::Set(s) => s.insert(bytes_at(i)?),
+                };
+                if !fresh {
+                    return Err(corrupt(pos, "collection item repeated"));
                 }
-                *i += vlen;
             }
             Ok(())
         };
@@ -297,7 +344,7 @@ pub fn load_bytes(
             let tag = body[i];
             i += 1;
             if tag != REC_MORE {
-                finish_hash(ks, &mut hash);
+                finish(ks, &mut pending);
             }
             match tag {
                 REC_SELECT => {
@@ -324,24 +371,33 @@ pub fn load_bytes(
                     ks.dbs[db].insert(key, Value::Str(Blob::new(val)), expire_at, created_ms);
                     keys += 1;
                 }
-                REC_HASH if version >= 2 => {
-                    need(i, 12)?;
+                REC_HASH | REC_SET if version >= 2 => {
+                    need(i, 8)?;
                     let expire_at = u64_at(body, i);
-                    let klen = u32_at(body, i + 8) as usize;
-                    i += 12;
-                    need(i, klen)?;
-                    let key = body[i..i + klen].to_vec();
-                    i += klen;
-                    let mut h = HashValue::new();
-                    read_pairs(&mut i, &mut h)?;
-                    hash = Some((db, key, expire_at, h));
+                    i += 8;
+                    let key = bytes_at(&mut i)?.to_vec();
+                    need(i, 1)?;
+                    let large = match body[i] {
+                        0 => false,
+                        1 => true,
+                        b => return Err(corrupt(pos, &format!("bad representation flag {b}"))),
+                    };
+                    i += 1;
+                    let mut value = match (tag, large) {
+                        (REC_HASH, false) => Loading::Hash(HashValue::new()),
+                        (REC_HASH, true) => Loading::Hash(HashValue::new_large()),
+                        (_, false) => Loading::Set(SetValue::new()),
+                        (_, true) => Loading::Set(SetValue::new_large()),
+                    };
+                    read_items(&mut i, &mut value)?;
+                    pending = Some((db, key, expire_at, value));
                     keys += 1;
                 }
                 REC_MORE if version >= 2 => {
-                    let Some((_, _, _, h)) = hash.as_mut() else {
-                        return Err(corrupt(pos, "hash fields without a hash record"));
+                    let Some((_, _, _, value)) = pending.as_mut() else {
+                        return Err(corrupt(pos, "MORE record without a HASH or SET before it"));
                     };
-                    read_pairs(&mut i, h)?;
+                    read_items(&mut i, value)?;
                 }
                 REC_END => {
                     need(i, 8)?;
@@ -356,7 +412,7 @@ pub fn load_bytes(
         }
         pos = body_at + len;
     }
-    finish_hash(ks, &mut hash);
+    finish(ks, &mut pending);
     match ended {
         Some(n) if n == keys => Ok(SnapshotInfo {
             generation,
@@ -407,6 +463,23 @@ mod tests {
                 1,
             );
         }
+        // Sets: an intset, and a large one that shrank back to integers
+        // (it must stay a hashtable, with its slot order).
+        let mut ints = SetValue::new();
+        for m in [30, -2, 7] {
+            ints.insert(m.to_string().as_bytes());
+        }
+        ks.dbs[1].insert(b"set:0", Value::Set(Arc::new(ints)), 0, 1);
+        let mut shrunk = SetValue::new();
+        for m in 0..1200 {
+            shrunk.insert(format!("{}{m}", if m % 2 == 0 { "" } else { "m" }).as_bytes());
+        }
+        for m in 0..1200 {
+            if m % 2 == 1 || m % 3 == 0 {
+                shrunk.remove(format!("{}{m}", if m % 2 == 0 { "" } else { "m" }).as_bytes());
+            }
+        }
+        ks.dbs[1].insert(b"set:1", Value::Set(Arc::new(shrunk)), 0, 1);
         ks
     }
 
@@ -416,7 +489,7 @@ mod tests {
         let p = dir.path().join("snapshot-00000002.hsnap");
         let ks = sample(20_000);
         let n = write(&p, &capture(&ks), 2, 1000).unwrap();
-        assert_eq!(n, 20_003, "the expired key is not written");
+        assert_eq!(n, 20_005, "the expired key is not written");
         let mut back = Keyspace::new(16);
         let info = load(&p, &mut back).unwrap();
         assert_eq!(
@@ -424,7 +497,7 @@ mod tests {
             SnapshotInfo {
                 generation: 2,
                 created_ms: 1000,
-                keys: 20_003
+                keys: 20_005
             }
         );
         for db in 0..2 {
@@ -446,6 +519,24 @@ mod tests {
         let order: Vec<&[u8]> = small.iter().map(|(f, _)| f.as_slice()).collect();
         assert_eq!(order, [&b"field:0"[..], b"field:1", b"field:2"]);
         assert_eq!(small.encoding(), "listpack");
+        let Some(Value::Set(ints)) = back.dbs[1].peek(b"set:0", 1).map(|e| &e.value) else {
+            panic!("set:0 is a set")
+        };
+        assert_eq!(ints.encoding(), "intset");
+        assert_eq!(
+            ints.members(),
+            [b"-2".to_vec(), b"7".to_vec(), b"30".to_vec()]
+        );
+        let Some(Value::Set(shrunk)) = back.dbs[1].peek(b"set:1", 1).map(|e| &e.value) else {
+            panic!("set:1 is a set")
+        };
+        let Some(Value::Set(orig)) = ks.dbs[1].peek(b"set:1", 1).map(|e| &e.value) else {
+            panic!("set:1 is a set")
+        };
+        assert_eq!(shrunk.encoding(), "hashtable");
+        for r in 0..orig.len() as u64 {
+            assert_eq!(shrunk.random(r), orig.random(r), "slot {r} restored");
+        }
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl<C: HeliosConfig> StateMachine<C> {
         *client = Client::new(Arc::clone(&client.handle), true);
         client.resp3 = req.resp3;
         client.db = (req.db as usize).min(store.ks.dbs.len().saturating_sub(1));
-        for cmd in &req.cmds {
+        for (n, cmd) in req.cmds.iter().enumerate() {
             if cmd.is_empty() {
                 continue;
             }
@@ -290,6 +290,12 @@ impl<C: HeliosConfig> StateMachine<C> {
                 now: req.now_ms.max(1),
                 loading: false,
                 action: None,
+                // Every node applies this entry with the same draws.
+                seed: Some(
+                    (index ^ req.client.rotate_left(17) ^ req.seq.rotate_left(41))
+                        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                        ^ n as u64,
+                ),
             };
             execute(&mut ctx, cmd);
         }

@@ -98,6 +98,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                             now: unix_ms(),
                             loading: false,
                             action: None,
+                            seed: None,
                         };
                         execute(&mut ctx, &args);
                         executed += 1;
@@ -474,6 +475,7 @@ async fn run_raft(
                     now: unix_ms(),
                     loading: false,
                     action: None,
+                    seed: None,
                 };
                 execute(&mut ctx, &args);
                 let a = ctx.action.take();

@@ -196,6 +196,7 @@ impl Server {
                     now: 0,
                     loading: true,
                     action: None,
+                    seed: None,
                 };
                 crate::cmd::execute(&mut ctx, args);
                 if out.buf.first() == Some(&b'-') {

@@ -1,7 +1,8 @@
-//! Hashes beyond the random differential test: exact reply bytes against
-//! `redis-server` in RESP2 and RESP3 (the listpack order of small hashes,
-//! RESP3 maps and pairs), and hashes surviving restarts from the AOF, from
-//! a snapshot, and in a Raft cluster through a snapshot install.
+//! Hashes and sets beyond the random differential test: exact reply bytes
+//! against `redis-server` in RESP2 and RESP3 (the listpack order of small
+//! hashes, intset order, RESP3 maps and sets), collections surviving
+//! restarts from the AOF, from a snapshot, and in a Raft cluster through a
+//! snapshot install, and `SPOP` popping the same members on every node.
 
 mod common;
 
@@ -57,10 +58,53 @@ const SCRIPT: &[&[&str]] = &[
     &["HGETALL", "m2"],
     &["RENAME", "m2", "m3"],
     &["HGETALL", "m3"],
+    // Sets: intsets list in ascending order, so these are exact too.
+    &["SADD", "s", "30", "-4", "7", "7", "1000"],
+    &["SADD", "t", "7", "8", "30"],
+    &["SMEMBERS", "s"],
+    &["OBJECT", "ENCODING", "s"],
+    &["SINTER", "s", "t"],
+    &["SUNION", "s", "t"],
+    &["SDIFF", "s", "t"],
+    &["SINTER", "s", "missing"],
+    &["SINTERSTORE", "d", "s", "t"],
+    &["SMEMBERS", "d"],
+    &["SUNIONSTORE", "d", "s", "t"],
+    &["SDIFFSTORE", "d", "missing", "s"],
+    &["EXISTS", "d"],
+    &["SINTERCARD", "2", "s", "t"],
+    &["SINTERCARD", "2", "s", "t", "LIMIT", "1"],
+    &["SINTERCARD", "0", "s"],
+    &["SINTERCARD", "3", "s", "t"],
+    &["SMISMEMBER", "s", "7", "8", "007"],
+    &["SISMEMBER", "s", "1000"],
+    &["SCARD", "s"],
+    &["SRANDMEMBER", "s", "10"],
+    &["SRANDMEMBER", "missing", "2"],
+    &["SRANDMEMBER", "s", "0"],
+    &["SSCAN", "s", "0"],
+    &["SMOVE", "s", "t", "-4"],
+    &["SMOVE", "s", "t", "nope"],
+    &["SMOVE", "s", "h2", "7"],
+    &["SMOVE", "t", "t", "8"],
+    &["SMEMBERS", "t"],
+    &["SADD", "t", "x"],
+    &["OBJECT", "ENCODING", "t"],
+    &["SPOP", "missing"],
+    &["SPOP", "missing", "2"],
+    &["SPOP", "s", "0"],
+    &["SPOP", "s", "-1"],
+    &["SPOP", "s", "1", "2"],
+    &["SPOP", "s", "10"],
+    &["EXISTS", "s"],
+    &["SADD", "h2", "x"],
+    &["HSET", "h2", "f", "v"],
+    &["SADD", "h2", "x"],
+    &["TYPE", "t"],
 ];
 
 #[test]
-fn small_hash_replies_match_redis_byte_for_byte_in_resp2_and_resp3() {
+fn hash_and_set_replies_match_redis_byte_for_byte_in_resp2_and_resp3() {
     let redis = RedisServer::start();
     let helios = Atlasd::start(&[]);
     for proto in ["2", "3"] {
@@ -129,15 +173,51 @@ fn check(c: &mut redis::Connection) {
     assert!(ttl > 90_000_000, "{ttl}");
 }
 
+/// Sets whose content after SPOP is known: a set popped whole, and
+/// members SREM'd; plus what a random SPOP left, checked by count.
+fn fill_sets(c: &mut redis::Connection) {
+    let _: i64 = run(c, &["SADD", "ints", "3", "1", "2"]);
+    let members: Vec<String> = (0..700).map(|i| format!("m{i}")).collect();
+    let mut sadd = vec!["SADD", "big"];
+    sadd.extend(members.iter().map(String::as_str));
+    let _: i64 = run(c, &sadd);
+    let _: i64 = run(c, &["SREM", "big", "m0", "m1"]);
+    let popped: Vec<String> = redis::cmd("SPOP").arg("big").arg(10).query(c).unwrap();
+    assert_eq!(popped.len(), 10);
+    let _: i64 = run(c, &["SADD", "whole", "a", "b"]);
+    let _: Vec<String> = redis::cmd("SPOP").arg("whole").arg(5).query(c).unwrap();
+}
+
+fn check_sets(c: &mut redis::Connection) -> Vec<String> {
+    let ints: Vec<String> = run(c, &["SMEMBERS", "ints"]);
+    assert_eq!(ints, ["1", "2", "3"]);
+    let enc: String = run(c, &["OBJECT", "ENCODING", "ints"]);
+    assert_eq!(enc, "intset");
+    let mut big: Vec<String> = run(c, &["SMEMBERS", "big"]);
+    assert_eq!(big.len(), 688);
+    assert!(!big.iter().any(|m| m == "m0" || m == "m1"));
+    let exists: i64 = run(c, &["EXISTS", "whole"]);
+    assert_eq!(exists, 0, "a set popped whole is deleted");
+    big.sort();
+    big
+}
+
 #[test]
-fn hashes_survive_restart_from_the_aof_and_from_a_snapshot() {
+fn collections_survive_restart_from_the_aof_and_from_a_snapshot() {
     let mut node = Atlasd::start(&[]);
     let dir = node.dir.clone();
     fill(&mut node.client());
     check(&mut node.client());
+    fill_sets(&mut node.client());
+    let sets = check_sets(&mut node.client());
     assert!(node.terminate().success());
     let mut node = Atlasd::start_in(&dir, &[]);
     check(&mut node.client());
+    assert_eq!(
+        check_sets(&mut node.client()),
+        sets,
+        "SPOP replays as its SREM"
+    );
     // A snapshot, then a change after it that only the AOF has.
     let _: String = run(&mut node.client(), &["SAVE"]);
     let _: i64 = run(&mut node.client(), &["HSET", "after", "f", "v"]);
@@ -145,33 +225,69 @@ fn hashes_survive_restart_from_the_aof_and_from_a_snapshot() {
     let mut node = Atlasd::start_in(&dir, &[]);
     let mut c = node.client();
     check(&mut c);
+    assert_eq!(check_sets(&mut c), sets);
     let v: String = run(&mut c, &["HGET", "after", "f"]);
     assert_eq!(v, "v");
     assert!(node.terminate().success());
 }
 
 #[test]
-fn hashes_replicate_and_reach_a_lagging_follower_by_snapshot() {
+fn collections_replicate_spop_agrees_and_a_lagging_follower_catches_up_by_snapshot() {
     let mut cluster = Cluster::start(3, &["-raft-snapshot-threshold", "20"]);
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let behind = cluster.follower_of(leader);
     cluster.kill9(behind);
     let mut c = cluster.client(leader);
     fill(&mut c);
+    fill_sets(&mut c);
+    // Random pops, applied on every node from the same log entry.
+    for _ in 0..30 {
+        let _: Option<String> = redis::cmd("SPOP").arg("big").query(&mut c).unwrap();
+    }
     // Enough entries for several snapshots and a purged log.
     for i in 0..200 {
         let _: i64 = run(&mut c, &["HSET", "more", &format!("f{i}"), "v"]);
     }
     cluster.spawn(behind);
     cluster.wait_converged(Duration::from_secs(60));
+    let mut leader_big: Vec<String> = run(&mut cluster.client(leader), &["SMEMBERS", "big"]);
+    leader_big.sort();
+    assert_eq!(leader_big.len(), 658);
     for i in 0..cluster.nodes.len() {
         let mut c = cluster.client(i);
         // Linearizable reads on followers see the leader's writes.
         check(&mut c);
+        let mut big: Vec<String> = run(&mut c, &["SMEMBERS", "big"]);
+        big.sort();
+        let differ = big
+            .iter()
+            .filter(|m| leader_big.binary_search(m).is_err())
+            .count();
+        assert!(
+            big == leader_big,
+            "node {i} popped other members than the leader ({differ} of {} differ)",
+            big.len()
+        );
         assert_eq!(sorted_pairs(&mut c, "more").len(), 200, "node {i}");
     }
     let installed: u64 = cluster.raft_info(behind).unwrap()["raft_snapshots_installed"]
         .parse()
         .unwrap();
     assert!(installed >= 1, "the follower caught up without a snapshot");
+    // After the snapshot install, pops still agree: slot order was restored.
+    for _ in 0..20 {
+        let _: Option<String> = redis::cmd("SPOP").arg("big").query(&mut c).unwrap();
+    }
+    cluster.wait_converged(Duration::from_secs(60));
+    let mut after: Vec<Vec<String>> = Vec::new();
+    for i in 0..cluster.nodes.len() {
+        let mut m: Vec<String> = run(&mut cluster.client(i), &["SMEMBERS", "big"]);
+        m.sort();
+        after.push(m);
+    }
+    assert_eq!(after[0].len(), 638);
+    assert!(
+        after.iter().all(|m| *m == after[0]),
+        "nodes diverged after SPOP"
+    );
 }
