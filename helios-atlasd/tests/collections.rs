@@ -101,6 +101,41 @@ const SCRIPT: &[&[&str]] = &[
     &["HSET", "h2", "f", "v"],
     &["SADD", "h2", "x"],
     &["TYPE", "t"],
+    // Lists.
+    &["RPUSH", "l", "a", "b", "c", "d", "e", "a"],
+    &["LPUSH", "l", "z"],
+    &["OBJECT", "ENCODING", "l"],
+    &["LRANGE", "l", "0", "-1"],
+    &["LRANGE", "l", "-3", "100"],
+    &["LRANGE", "missing", "0", "-1"],
+    &["LPOP", "l", "0"],
+    &["LPOP", "missing", "2"],
+    &["LPOP", "missing"],
+    &["RPOP", "l", "2"],
+    &["LPOS", "l", "a"],
+    &["LPOS", "l", "a", "RANK", "-1", "COUNT", "0"],
+    &["LPOS", "l", "a", "RANK", "0"],
+    &["LPOS", "missing", "a", "COUNT", "1"],
+    &["LINSERT", "l", "BEFORE", "c", "x"],
+    &["LINSERT", "l", "AFTER", "nope", "x"],
+    &["LINSERT", "missing", "AFTER", "a", "x"],
+    &["LSET", "l", "-1", "last"],
+    &["LSET", "l", "99", "x"],
+    &["LSET", "missing", "0", "x"],
+    &["LINDEX", "l", "-2"],
+    &["LINDEX", "missing", "abc"],
+    &["LREM", "l", "-1", "a"],
+    &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+    &["RPOPLPUSH", "l", "l2"],
+    &["LRANGE", "l2", "0", "-1"],
+    &["LMPOP", "2", "missing", "l", "RIGHT", "COUNT", "2"],
+    &["LMPOP", "1", "missing", "LEFT"],
+    &["LMPOP", "0", "l", "LEFT"],
+    &["LTRIM", "l", "1", "0"],
+    &["EXISTS", "l"],
+    &["LPUSHX", "l", "x"],
+    &["LPUSH", "s", "x"],
+    &["LLEN", "l2"],
 ];
 
 #[test]
@@ -186,6 +221,9 @@ fn fill_sets(c: &mut redis::Connection) {
     assert_eq!(popped.len(), 10);
     let _: i64 = run(c, &["SADD", "whole", "a", "b"]);
     let _: Vec<String> = redis::cmd("SPOP").arg("whole").arg(5).query(c).unwrap();
+    let _: i64 = run(c, &["RPUSH", "queue", "1", "2", "3", "4"]);
+    let _: String = run(c, &["LPOP", "queue"]);
+    let _: String = run(c, &["LMOVE", "queue", "done", "RIGHT", "LEFT"]);
 }
 
 fn check_sets(c: &mut redis::Connection) -> Vec<String> {
@@ -198,6 +236,10 @@ fn check_sets(c: &mut redis::Connection) -> Vec<String> {
     assert!(!big.iter().any(|m| m == "m0" || m == "m1"));
     let exists: i64 = run(c, &["EXISTS", "whole"]);
     assert_eq!(exists, 0, "a set popped whole is deleted");
+    let queue: Vec<String> = run(c, &["LRANGE", "queue", "0", "-1"]);
+    assert_eq!(queue, ["2", "3"]);
+    let done: Vec<String> = run(c, &["LRANGE", "done", "0", "-1"]);
+    assert_eq!(done, ["4"]);
     big.sort();
     big
 }

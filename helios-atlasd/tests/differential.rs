@@ -1,6 +1,6 @@
 //! Differential test: the real `redis-server` is the oracle for Helios.
 //!
-//! A seeded random sequence of string, hash, set and generic-key commands,
+//! A seeded random sequence of string, hash, set, list and generic-key commands,
 //! with valid and invalid arguments (all types share the keys, so
 //! WRONGTYPE paths run too), runs against both servers over a small key space
 //! (`k0`..`k11` and a few odd names, in databases 0..2) from several logical
@@ -249,6 +249,14 @@ impl Gen {
             55..=62 => self.pick_b(&["007", "+1", "-0", " 1", "9223372036854775808", "1.0"]),
             63..=95 => self.word(1, 3),
             _ => vec![b'm'; 70],
+        }
+    }
+
+    /// A list index or range bound: mostly small, both signs.
+    fn list_index(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=94 => self.rng.gen_range(-6i64..7).to_string().into_bytes(),
+            _ => self.pick_b(&["abc", "9223372036854775807", "-9223372036854775808"]),
         }
     }
 
@@ -562,6 +570,23 @@ impl Gen {
             ("SMOVE", 12),
             ("SSCAN", 6),
             ("BIGSET", 2),
+            ("LPUSH", 30),
+            ("RPUSH", 30),
+            ("LPUSHX", 8),
+            ("RPUSHX", 8),
+            ("LPOP", 20),
+            ("RPOP", 20),
+            ("LLEN", 8),
+            ("LINDEX", 10),
+            ("LRANGE", 15),
+            ("LSET", 10),
+            ("LREM", 12),
+            ("LTRIM", 10),
+            ("LINSERT", 10),
+            ("LPOS", 12),
+            ("LMOVE", 12),
+            ("RPOPLPUSH", 8),
+            ("LMPOP", 10),
         ];
         let total: u32 = TABLE.iter().map(|(_, w)| w).sum();
         let mut r = self.rng.gen_range(0..total);
@@ -942,6 +967,99 @@ impl Gen {
                 }
                 return Step::Scan(vec![b("SSCAN"), k], opts);
             }
+            "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX" => {
+                a.push(self.key());
+                let n = self.rng.gen_range(1..=3);
+                for _ in 0..n {
+                    a.push(self.member());
+                }
+            }
+            "LPOP" | "RPOP" => {
+                a.push(self.key());
+                match self.pct() {
+                    0..=49 => {}
+                    50..=89 => a.push(self.rng.gen_range(0i64..5).to_string().into_bytes()),
+                    _ => {
+                        let bad = self.pick_b(&["-1", "abc", "1 2"]);
+                        a.push(bad);
+                        if self.chance(0.3) {
+                            a.push(b("1"));
+                        }
+                    }
+                }
+            }
+            "LLEN" => a.push(self.key()),
+            "LINDEX" => {
+                a.push(self.key());
+                a.push(self.list_index());
+            }
+            "LRANGE" | "LTRIM" => {
+                a.push(self.key());
+                a.push(self.list_index());
+                a.push(self.list_index());
+            }
+            "LSET" => {
+                a.push(self.key());
+                a.push(self.list_index());
+                a.push(self.member());
+            }
+            "LREM" => {
+                a.push(self.key());
+                a.push(self.rng.gen_range(-2i64..3).to_string().into_bytes());
+                a.push(self.member());
+            }
+            "LINSERT" => {
+                a.push(self.key());
+                a.push(self.pick_b(&["BEFORE", "AFTER", "after", "MIDDLE"]));
+                a.push(self.member());
+                a.push(self.member());
+            }
+            "LPOS" => {
+                a.push(self.key());
+                a.push(self.member());
+                for _ in 0..self.rng.gen_range(0..3) {
+                    match self.pct() {
+                        0..=29 => {
+                            a.push(self.name("RANK"));
+                            a.push(self.pick_b(&["1", "2", "-1", "-2", "0", "x"]));
+                        }
+                        30..=64 => {
+                            a.push(self.name("COUNT"));
+                            a.push(self.pick_b(&["0", "1", "2", "-1"]));
+                        }
+                        65..=94 => {
+                            a.push(self.name("MAXLEN"));
+                            a.push(self.pick_b(&["0", "1", "3", "-1"]));
+                        }
+                        _ => a.push(self.name("FOO")),
+                    }
+                }
+            }
+            "LMOVE" => {
+                a.push(self.key());
+                a.push(self.key());
+                a.push(self.pick_b(&["LEFT", "RIGHT", "left", "UP"]));
+                a.push(self.pick_b(&["LEFT", "RIGHT", "right"]));
+            }
+            "RPOPLPUSH" => {
+                a.push(self.key());
+                a.push(self.key());
+            }
+            "LMPOP" => {
+                let n = self.rng.gen_range(1..=3);
+                let mut count = n.to_string().into_bytes();
+                if self.chance(0.1) {
+                    count = self.pick_b(&["0", "-1", "abc", "9"]);
+                }
+                a.push(count);
+                let ks = self.keys(n, n);
+                a.extend(ks);
+                a.push(self.pick_b(&["LEFT", "RIGHT", "right", "UP"]));
+                if self.chance(0.4) {
+                    a.push(self.name("COUNT"));
+                    a.push(self.pick_b(&["1", "2", "5", "0", "-1"]));
+                }
+            }
             "BIGSET" => {
                 // Across the intset entry limit (512) in one command.
                 a = vec![b("SADD"), self.key()];
@@ -1180,6 +1298,21 @@ impl Gen {
                         &["SINTERCARD", "1"],
                         &["SMOVE", "k1", "k2"],
                         &["SSCAN", "k1"],
+                        &["LPUSH", "k1"],
+                        &["RPUSHX", "k1"],
+                        &["LPOP"],
+                        &["RPOP", "k1", "1", "2"],
+                        &["LLEN"],
+                        &["LINDEX", "k1"],
+                        &["LRANGE", "k1", "0"],
+                        &["LSET", "k1", "0"],
+                        &["LREM", "k1", "0"],
+                        &["LTRIM", "k1", "0"],
+                        &["LINSERT", "k1", "BEFORE", "a"],
+                        &["LPOS", "k1"],
+                        &["LMOVE", "k1", "k2", "LEFT"],
+                        &["RPOPLPUSH", "k1"],
+                        &["LMPOP", "1", "k1"],
                     ])
                     .iter()
                     .map(|s| b(s))
@@ -1744,6 +1877,9 @@ impl Run {
                 let a = vec![b("SMEMBERS"), k.clone()];
                 let (r, h) = self.admin.both(&a);
                 checks.push((a, Cmp::Sorted, r, h));
+                let a = vec![b("LRANGE"), k.clone(), b("0"), b("-1")];
+                let (r, h) = self.admin.both(&a);
+                checks.push((a, Cmp::Exact, r, h));
             }
             let a = vec![b("DBSIZE")];
             let (r, h) = self.admin.both(&a);

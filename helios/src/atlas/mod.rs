@@ -32,11 +32,13 @@
 pub mod blob;
 pub mod glob;
 pub mod hash;
+pub mod list;
 pub mod set;
 pub mod table;
 
 pub use blob::Blob;
 pub use hash::HashValue;
+pub use list::ListValue;
 pub use set::SetValue;
 
 use std::sync::Arc;
@@ -54,6 +56,7 @@ pub enum Value {
     Str(Blob),
     Hash(Arc<HashValue>),
     Set(Arc<SetValue>),
+    List(Arc<ListValue>),
 }
 
 impl Value {
@@ -63,6 +66,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -82,6 +86,7 @@ impl Value {
             }
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 
@@ -91,6 +96,7 @@ impl Value {
             // Arc counters + the value itself + what it owns.
             Value::Hash(h) => 16 + std::mem::size_of::<HashValue>() + h.heap_size(),
             Value::Set(s) => 16 + std::mem::size_of::<SetValue>() + s.heap_size(),
+            Value::List(l) => 16 + std::mem::size_of::<ListValue>() + l.heap_size(),
         }
     }
 }
@@ -136,9 +142,8 @@ impl Entry {
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding(&self) -> &'static str {
         match (&self.value, self.enc) {
-            (Value::Str(_), StrEncoding::Auto) | (Value::Hash(_) | Value::Set(_), _) => {
-                self.value.encoding()
-            }
+            (Value::Str(_), StrEncoding::Auto)
+            | (Value::Hash(_) | Value::Set(_) | Value::List(_), _) => self.value.encoding(),
             (Value::Str(_), StrEncoding::Raw) => "raw",
             (Value::Str(b), StrEncoding::NoInt) => {
                 if b.len() <= 44 {

@@ -22,6 +22,7 @@ mod docs;
 pub mod hash;
 pub(crate) mod info;
 pub mod keys;
+pub mod list;
 pub mod longdouble;
 pub mod raft;
 pub mod server;

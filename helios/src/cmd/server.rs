@@ -290,6 +290,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 crate::atlas::Value::Str(b) => b.len(),
                 crate::atlas::Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len()).sum(),
                 crate::atlas::Value::Set(s) => s.members().iter().map(Vec::len).sum(),
+                crate::atlas::Value::List(l) => l.iter().map(|b| b.len()).sum(),
             };
             let line = format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",

@@ -126,6 +126,7 @@ pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         .iter()
         .chain(super::hash::COMMANDS)
         .chain(super::set::COMMANDS)
+        .chain(super::list::COMMANDS)
         .chain(super::keys::COMMANDS)
         .chain(super::server::COMMANDS)
         .chain(super::conn::COMMANDS)

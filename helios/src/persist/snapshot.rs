@@ -18,13 +18,15 @@
 //!   0x02 STRING  expire_ms: u64 (0 = none), key_len: u32, key, val_len: u32, val
 //!   0x03 HASH    expire_ms: u64, key_len: u32, key, large: u8, n: u32, n × pair
 //!   0x05 SET     expire_ms: u64, key_len: u32, key, large: u8, n: u32, n × member
-//!   0x04 MORE    n: u32, n × pair or member   more of the preceding HASH or SET
+//!   0x06 LIST    expire_ms: u64, key_len: u32, key, large: u8 = 0, n: u32, n × member
+//!   0x04 MORE    n: u32, n × pair or member   more of the preceding HASH, SET or LIST
 //!   0xFF END     keys: u64                    total entries; last record of the file
 //! pair           field_len: u32, field, val_len: u32, val
 //! member         len: u32, member
 //! ```
 //!
-//! A collection is written as one HASH or SET record with up to
+//! A list's members are its elements from the head. A collection is
+//! written as one HASH, SET or LIST record with up to
 //! [`ITEMS_PER_RECORD`] items and MORE records for the rest, so a huge one
 //! still fills blocks of about the target size. `large` is 1 for the
 //! `hashtable` representation, 0 for the compact one (listpack, intset);
@@ -46,7 +48,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{io_err, sync_dir, PersistError};
-use crate::atlas::{Blob, HashValue, Keyspace, SetValue, Shard, Value};
+use crate::atlas::list::End;
+use crate::atlas::{Blob, HashValue, Keyspace, ListValue, SetValue, Shard, Value};
 
 const MAGIC: &[u8; 8] = b"HELIOSSN";
 const VERSION: u32 = 2;
@@ -60,6 +63,7 @@ const REC_STRING: u8 = 0x02;
 const REC_HASH: u8 = 0x03;
 const REC_MORE: u8 = 0x04;
 const REC_SET: u8 = 0x05;
+const REC_LIST: u8 = 0x06;
 /// Items per HASH, SET or MORE record.
 pub const ITEMS_PER_RECORD: usize = 512;
 const REC_END: u8 = 0xFF;
@@ -170,6 +174,12 @@ pub fn write_to<W: Write>(out: W, view: &View, gen: u64, created_ms: u64) -> std
                         put_bytes(b, &members.next().expect("len() members"));
                     })?;
                 }
+                Value::List(l) => {
+                    let mut items = l.iter();
+                    write_collection(&mut w, REC_LIST, e, false, l.len(), |b| {
+                        put_bytes(b, items.next().expect("len() elements"));
+                    })?;
+                }
             }
             keys += 1;
             w.record_done()?;
@@ -217,10 +227,11 @@ fn write_collection<W: Write>(
     }
 }
 
-/// A HASH or SET being loaded: MORE records add to it.
+/// A HASH, SET or LIST being loaded: MORE records add to it.
 enum Loading {
     Hash(HashValue),
     Set(SetValue),
+    List(ListValue),
 }
 
 /// Header fields of a snapshot.
@@ -283,6 +294,7 @@ pub fn load_bytes(
             let value = match value {
                 Loading::Hash(h) => Value::Hash(Arc::new(h)),
                 Loading::Set(s) => Value::Set(Arc::new(s)),
+                Loading::List(l) => Value::List(Arc::new(l)),
             };
             ks.dbs[db].insert(&key, value, expire_at, created_ms);
         }
@@ -333,6 +345,10 @@ pub fn load_bytes(
                         h.insert(field, Blob::new(value))
                     }
                     Loading::Set(s) => s.insert(bytes_at(i)?),
+                    Loading::List(l) => {
+                        l.push(End::Right, Blob::new(bytes_at(i)?));
+                        true
+                    }
                 };
                 if !fresh {
                     return Err(corrupt(pos, "collection item repeated"));
@@ -371,7 +387,7 @@ pub fn load_bytes(
                     ks.dbs[db].insert(key, Value::Str(Blob::new(val)), expire_at, created_ms);
                     keys += 1;
                 }
-                REC_HASH | REC_SET if version >= 2 => {
+                REC_HASH | REC_SET | REC_LIST if version >= 2 => {
                     need(i, 8)?;
                     let expire_at = u64_at(body, i);
                     i += 8;
@@ -386,6 +402,7 @@ pub fn load_bytes(
                     let mut value = match (tag, large) {
                         (REC_HASH, false) => Loading::Hash(HashValue::new()),
                         (REC_HASH, true) => Loading::Hash(HashValue::new_large()),
+                        (REC_LIST, _) => Loading::List(ListValue::new()),
                         (_, false) => Loading::Set(SetValue::new()),
                         (_, true) => Loading::Set(SetValue::new_large()),
                     };
@@ -395,7 +412,7 @@ pub fn load_bytes(
                 }
                 REC_MORE if version >= 2 => {
                     let Some((_, _, _, value)) = pending.as_mut() else {
-                        return Err(corrupt(pos, "MORE record without a HASH or SET before it"));
+                        return Err(corrupt(pos, "MORE record without a collection before it"));
                     };
                     read_items(&mut i, value)?;
                 }
@@ -480,6 +497,11 @@ mod tests {
             }
         }
         ks.dbs[1].insert(b"set:1", Value::Set(Arc::new(shrunk)), 0, 1);
+        let mut list = ListValue::new();
+        for i in 0..1100 {
+            list.push(End::Left, Blob::new(format!("e{i}").as_bytes()));
+        }
+        ks.dbs[2].insert(b"list", Value::List(Arc::new(list)), 0, 1);
         ks
     }
 
@@ -489,7 +511,7 @@ mod tests {
         let p = dir.path().join("snapshot-00000002.hsnap");
         let ks = sample(20_000);
         let n = write(&p, &capture(&ks), 2, 1000).unwrap();
-        assert_eq!(n, 20_005, "the expired key is not written");
+        assert_eq!(n, 20_006, "the expired key is not written");
         let mut back = Keyspace::new(16);
         let info = load(&p, &mut back).unwrap();
         assert_eq!(
@@ -497,10 +519,10 @@ mod tests {
             SnapshotInfo {
                 generation: 2,
                 created_ms: 1000,
-                keys: 20_005
+                keys: 20_006
             }
         );
-        for db in 0..2 {
+        for db in 0..3 {
             assert_eq!(back.dbs[db].len(), ks.dbs[db].len());
             assert_eq!(back.dbs[db].expires_len(), ks.dbs[db].expires_len());
             for e in ks.dbs[db].iter() {

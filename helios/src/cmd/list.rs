@@ -1,0 +1,489 @@
+//! List commands: `LPUSH` and friends, on [`ListValue`].
+//!
+//! Replies and error texts are Redis 7.0's, including the order in which
+//! Redis checks arguments, the key's existence and its type. A list is
+//! created by its first push and deleted with its last element. Every list
+//! write is deterministic, so it is propagated as sent. The blocking
+//! variants are not here yet.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::table::{flags as f, Command};
+use super::{arg_i64, is, CmdError, CmdResult, Ctx, SYNTAX, WRONGTYPE};
+use crate::atlas::list::End;
+use crate::atlas::{Blob, Db, ListValue, Value};
+
+/// The list at `key`, if any (an expired key is deleted first).
+fn get_list<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d ListValue>, CmdError> {
+    match db.get(key, now) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::List(l) => Ok(Some(l)),
+            _ => Err(WRONGTYPE.into()),
+        },
+    }
+}
+
+/// Runs `f` on the list at `key` for writing, creating it empty first if
+/// needed, and deletes the key if `f` leaves the list empty. The caller has
+/// checked that `key` holds a list or nothing.
+fn with_list<T>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&mut ListValue) -> T) -> T {
+    if db.peek(key, now).is_none() {
+        db.insert(key, Value::List(Arc::new(ListValue::new())), 0, now);
+    }
+    let (out, empty) = {
+        let mut e = db.get_mut(key, now).expect("present: inserted above");
+        let Value::List(l) = &mut e.value else {
+            unreachable!("the caller checked the type")
+        };
+        let l = Arc::make_mut(l);
+        let out = f(l);
+        (out, l.is_empty())
+    };
+    if empty {
+        db.remove(key);
+    }
+    out
+}
+
+fn end_arg(a: &[u8]) -> Result<End, CmdError> {
+    if is(a, "left") {
+        Ok(End::Left)
+    } else if is(a, "right") {
+        Ok(End::Right)
+    } else {
+        Err(SYNTAX.into())
+    }
+}
+
+/// A `count` that must be >= 0, with the message Redis uses for both a
+/// non-number and a negative.
+fn positive(a: &[u8], msg: &'static str) -> Result<usize, CmdError> {
+    match arg_i64(a) {
+        Ok(n) if n >= 0 => Ok(n as usize),
+        _ => Err(msg.into()),
+    }
+}
+
+/// Redis's index arithmetic: a negative index counts from the tail.
+fn index(i: i64, len: usize) -> Option<usize> {
+    let i = if i < 0 { i + len as i64 } else { i };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+/// `start..=stop` clamped to the list as `LRANGE` and `LTRIM` do; `None`
+/// when empty.
+fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 { start + len } else { start };
+    let mut stop = if stop < 0 { stop + len } else { stop };
+    start = start.max(0);
+    if start > stop || start >= len {
+        return None;
+    }
+    stop = stop.min(len - 1);
+    Some((start as usize, stop as usize))
+}
+
+fn push(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    if get_list(db, &args[1], now)?.is_none() && only_existing {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let len = with_list(db, &args[1], now, |l| {
+        for x in &args[2..] {
+            l.push(end, Blob::new(x));
+        }
+        l.len()
+    });
+    ctx.propagate_argv(args);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Left, false)
+}
+fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Right, false)
+}
+fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Left, true)
+}
+fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Right, true)
+}
+
+/// Pops up to `count` elements from the list at `key`, deleting it when
+/// emptied. `None` when the key does not exist.
+fn pop_from(db: &mut Db, key: &[u8], now: u64, end: End, count: usize) -> Option<Vec<Blob>> {
+    get_list(db, key, now).ok()??;
+    Some(with_list(db, key, now, |l| {
+        (0..count).map_while(|_| l.pop(end)).collect()
+    }))
+}
+
+fn pop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
+    if args.len() > 3 {
+        return Err(format!(
+            "ERR wrong number of arguments for '{}' command",
+            String::from_utf8_lossy(&args[0]).to_ascii_lowercase()
+        )
+        .into());
+    }
+    let count = match args.get(2) {
+        Some(a) => Some(positive(a, "ERR value is out of range, must be positive")?),
+        None => None,
+    };
+    let now = ctx.now;
+    let db = ctx.db();
+    if get_list(db, &args[1], now)?.is_none() {
+        match count {
+            Some(_) => ctx.out.null_array(),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    let popped = pop_from(db, &args[1], now, end, count.unwrap_or(1)).unwrap_or_default();
+    if !popped.is_empty() {
+        ctx.propagate_argv(args);
+    }
+    match count {
+        None => ctx.out.bulk(&popped[0]),
+        Some(_) => {
+            ctx.out.array(popped.len());
+            for b in &popped {
+                ctx.out.bulk(b);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, End::Left)
+}
+fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, End::Right)
+}
+
+fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let n = get_list(ctx.db(), &args[1], now)?.map_or(0, |l| l.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let db = &mut ctx.store.ks.dbs[ctx.client.db];
+    // Redis looks the key up before it parses the index.
+    let Some(l) = get_list(db, &args[1], now)? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let i = arg_i64(&args[2])?;
+    match index(i, l.len()).and_then(|i| l.get(i)) {
+        Some(b) => ctx.out.bulk(b),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (start, stop) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
+    let now = ctx.now;
+    let db = &mut ctx.store.ks.dbs[ctx.client.db];
+    let Some(l) = get_list(db, &args[1], now)? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    match range(start, stop, l.len()) {
+        None => ctx.out.array(0),
+        Some((a, b)) => {
+            ctx.out.array(b - a + 1);
+            for x in l.iter().skip(a).take(b - a + 1) {
+                ctx.out.bulk(x);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    // Redis looks the key up before it parses the index.
+    let Some(l) = get_list(db, &args[1], now)? else {
+        return Err("ERR no such key".into());
+    };
+    let i = arg_i64(&args[2])?;
+    let at = index(i, l.len()).ok_or(CmdError::from("ERR index out of range"))?;
+    with_list(db, &args[1], now, |l| l.set(at, Blob::new(&args[3])));
+    ctx.propagate_argv(args);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let count = arg_i64(&args[2])?;
+    let now = ctx.now;
+    let db = ctx.db();
+    if get_list(db, &args[1], now)?.is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let n = with_list(db, &args[1], now, |l| l.remove_matching(&args[3], count));
+    if n > 0 {
+        ctx.propagate_argv(args);
+    }
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (start, stop) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
+    let now = ctx.now;
+    let db = ctx.db();
+    if get_list(db, &args[1], now)?.is_some() {
+        with_list(db, &args[1], now, |l| match range(start, stop, l.len()) {
+            Some((a, b)) => l.trim(a, b),
+            None => l.clear(),
+        });
+        ctx.propagate_argv(args);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `LINSERT key BEFORE|AFTER pivot element`
+fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let after = if is(&args[2], "after") {
+        true
+    } else if is(&args[2], "before") {
+        false
+    } else {
+        return Err(SYNTAX.into());
+    };
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(l) = get_list(db, &args[1], now)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let Some(at) = l.iter().position(|b| b.as_slice() == &args[3][..]) else {
+        ctx.out.int(-1);
+        return Ok(());
+    };
+    let len = with_list(db, &args[1], now, |l| {
+        l.insert(at + usize::from(after), Blob::new(&args[4]));
+        l.len()
+    });
+    ctx.propagate_argv(args);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
+fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut rank: i64 = 1;
+    let mut count: Option<usize> = None;
+    let mut maxlen = 0usize;
+    let mut i = 3;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(SYNTAX.into());
+        }
+        let v = &args[i + 1];
+        if is(&args[i], "rank") {
+            rank = arg_i64(v)?;
+            if rank == 0 {
+                return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list".into());
+            }
+            if rank == i64::MIN {
+                return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
+            }
+        } else if is(&args[i], "count") {
+            count = Some(positive(v, "ERR COUNT can't be negative")?);
+        } else if is(&args[i], "maxlen") {
+            maxlen = positive(v, "ERR MAXLEN can't be negative")?;
+        } else {
+            return Err(SYNTAX.into());
+        }
+        i += 2;
+    }
+    let now = ctx.now;
+    let db = &mut ctx.store.ks.dbs[ctx.client.db];
+    let Some(l) = get_list(db, &args[1], now)? else {
+        match count {
+            Some(_) => ctx.out.array(0),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let want = match count {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => 1,
+    };
+    let scan = if maxlen == 0 {
+        l.len()
+    } else {
+        maxlen.min(l.len())
+    };
+    let skip = rank.unsigned_abs() as usize - 1;
+    let x = &args[2][..];
+    let found: Vec<usize> = if rank > 0 {
+        l.iter()
+            .take(scan)
+            .enumerate()
+            .filter(|(_, b)| b.as_slice() == x)
+            .map(|(i, _)| i)
+            .skip(skip)
+            .take(want)
+            .collect()
+    } else {
+        let len = l.len();
+        l.iter()
+            .rev()
+            .take(scan)
+            .enumerate()
+            .filter(|(_, b)| b.as_slice() == x)
+            .map(|(i, _)| len - 1 - i)
+            .skip(skip)
+            .take(want)
+            .collect()
+    };
+    match count {
+        Some(_) => {
+            ctx.out.array(found.len());
+            for i in found {
+                ctx.out.int(i as i64);
+            }
+        }
+        None => match found.first() {
+            Some(&i) => ctx.out.int(i as i64),
+            None => ctx.out.null(),
+        },
+    }
+    Ok(())
+}
+
+/// Moves one element from `src`'s `from` end to `dst`'s `to` end; `None`
+/// when `src` does not exist. Types are checked first, as Redis does.
+fn move_element(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<Blob>, CmdError> {
+    let now = ctx.now;
+    let db = ctx.db();
+    if get_list(db, src, now)?.is_none() {
+        return Ok(None);
+    }
+    get_list(db, dst, now)?;
+    let b = with_list(db, src, now, |l| l.pop(from)).expect("a list is never empty");
+    with_list(db, dst, now, |l| l.push(to, b.clone()));
+    Ok(Some(b))
+}
+
+/// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`
+fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (from, to) = (end_arg(&args[3])?, end_arg(&args[4])?);
+    match move_element(ctx, &args[1], &args[2], from, to)? {
+        Some(b) => {
+            ctx.propagate_argv(args);
+            ctx.out.bulk(&b);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// `RPOPLPUSH source destination` (`LMOVE ... RIGHT LEFT`)
+fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match move_element(ctx, &args[1], &args[2], End::Right, End::Left)? {
+        Some(b) => {
+            ctx.propagate_argv(args);
+            ctx.out.bulk(&b);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`
+fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
+    let numkeys = match arg_i64(&args[1]) {
+        Ok(n) if n > 0 => n as usize,
+        _ => return Err(NUMKEYS.into()),
+    };
+    if numkeys > args.len() - 2 {
+        return Err(SYNTAX.into());
+    }
+    let keys = &args[2..2 + numkeys];
+    let rest = &args[2 + numkeys..];
+    let Some(where_) = rest.first() else {
+        return Err(SYNTAX.into());
+    };
+    let end = end_arg(where_)?;
+    let count = match &rest[1..] {
+        [] => 1,
+        [c, n] if is(c, "count") => match arg_i64(n) {
+            Ok(n) if n > 0 => n as usize,
+            _ => return Err("ERR count should be greater than 0".into()),
+        },
+        _ => return Err(SYNTAX.into()),
+    };
+    let now = ctx.now;
+    let db = ctx.db();
+    for key in keys {
+        if get_list(db, key, now)?.is_none() {
+            continue;
+        }
+        let popped = pop_from(db, key, now, end, count).unwrap_or_default();
+        // Replayed as the pop it did, on the key it found.
+        let side: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
+        ctx.propagate(&[side, key, popped.len().to_string().as_bytes()]);
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.array(popped.len());
+        for b in &popped {
+            ctx.out.bulk(b);
+        }
+        return Ok(());
+    }
+    ctx.out.null_array();
+    Ok(())
+}
+
+const RW: u32 = f::WRITE | f::DENYOOM;
+const RO: u32 = f::READONLY;
+
+#[rustfmt::skip]
+pub static COMMANDS: &[Command] = &[
+    Command { name: "lpush", full_name: "lpush", arity: -3, flags: RW | f::FAST, keys: (1, 1, 1), group: "list", summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.", complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", syntax: "key element [element ...]", run: lpush, ..Command::BASE },
+    Command { name: "rpush", full_name: "rpush", arity: -3, flags: RW | f::FAST, keys: (1, 1, 1), group: "list", summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.", complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", syntax: "key element [element ...]", run: rpush, ..Command::BASE },
+    Command { name: "lpushx", full_name: "lpushx", arity: -3, flags: RW | f::FAST, keys: (1, 1, 1), group: "list", since: "2.2.0", summary: "Prepends one or more elements to a list only when the list exists.", complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", syntax: "key element [element ...]", run: lpushx, ..Command::BASE },
+    Command { name: "rpushx", full_name: "rpushx", arity: -3, flags: RW | f::FAST, keys: (1, 1, 1), group: "list", since: "2.2.0", summary: "Appends an element to a list only when the list exists.", complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", syntax: "key element [element ...]", run: rpushx, ..Command::BASE },
+    Command { name: "lpop", full_name: "lpop", arity: -2, flags: f::WRITE | f::FAST, keys: (1, 1, 1), group: "list", summary: "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", complexity: "O(N) where N is the number of elements returned", syntax: "key [count]", run: lpop, ..Command::BASE },
+    Command { name: "rpop", full_name: "rpop", arity: -2, flags: f::WRITE | f::FAST, keys: (1, 1, 1), group: "list", summary: "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", complexity: "O(N) where N is the number of elements returned", syntax: "key [count]", run: rpop, ..Command::BASE },
+    Command { name: "llen", full_name: "llen", arity: 2, flags: RO | f::FAST, keys: (1, 1, 1), group: "list", summary: "Returns the length of a list.", syntax: "key", run: llen, ..Command::BASE },
+    Command { name: "lindex", full_name: "lindex", arity: 3, flags: RO, keys: (1, 1, 1), group: "list", summary: "Returns an element from a list by its index.", complexity: "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", syntax: "key index", run: lindex, ..Command::BASE },
+    Command { name: "lrange", full_name: "lrange", arity: 4, flags: RO, keys: (1, 1, 1), group: "list", summary: "Returns a range of elements from a list.", complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", syntax: "key start stop", run: lrange, ..Command::BASE },
+    Command { name: "lset", full_name: "lset", arity: 4, flags: RW, keys: (1, 1, 1), group: "list", summary: "Sets the value of an element in a list by its index.", complexity: "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", syntax: "key index element", run: lset, ..Command::BASE },
+    Command { name: "lrem", full_name: "lrem", arity: 4, flags: f::WRITE, keys: (1, 1, 1), group: "list", summary: "Removes elements from a list. Deletes the list if the last element was removed.", complexity: "O(N+M) where N is the length of the list and M is the number of elements removed.", syntax: "key count element", run: lrem, ..Command::BASE },
+    Command { name: "ltrim", full_name: "ltrim", arity: 4, flags: f::WRITE, keys: (1, 1, 1), group: "list", summary: "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", complexity: "O(N) where N is the number of elements to be removed by the operation.", syntax: "key start stop", run: ltrim, ..Command::BASE },
+    Command { name: "linsert", full_name: "linsert", arity: 5, flags: RW, keys: (1, 1, 1), group: "list", since: "2.2.0", summary: "Inserts an element before or after another element in a list.", complexity: "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", syntax: "key BEFORE | AFTER pivot element", run: linsert, ..Command::BASE },
+    Command { name: "lpos", full_name: "lpos", arity: -3, flags: RO, keys: (1, 1, 1), group: "list", since: "6.0.6", summary: "Returns the index of matching elements in a list.", complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", syntax: "key element [RANK rank] [COUNT num-matches] [MAXLEN len]", run: lpos, ..Command::BASE },
+    Command { name: "lmove", full_name: "lmove", arity: 5, flags: RW, keys: (1, 2, 1), group: "list", since: "6.2.0", summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", syntax: "source destination LEFT | RIGHT LEFT | RIGHT", run: lmove, ..Command::BASE },
+    Command { name: "rpoplpush", full_name: "rpoplpush", arity: 3, flags: RW, keys: (1, 2, 1), group: "list", since: "1.2.0", summary: "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", syntax: "source destination", run: rpoplpush, ..Command::BASE },
+    Command { name: "lmpop", full_name: "lmpop", arity: -4, flags: f::WRITE, keys: (0, 0, 0), group: "list", since: "7.0.0", summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.", syntax: "numkeys key [key ...] LEFT | RIGHT [COUNT count]", run: lmpop, ..Command::BASE },
+];
