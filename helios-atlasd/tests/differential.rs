@@ -252,6 +252,14 @@ impl Gen {
         }
     }
 
+    /// A blocking pop's timeout: 10 ms, or an invalid one.
+    fn block_timeout(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=89 => b("0.01"),
+            _ => self.pick_b(&["abc", "-1", "inf"]),
+        }
+    }
+
     /// A list index or range bound: mostly small, both signs.
     fn list_index(&mut self) -> Vec<u8> {
         match self.pct() {
@@ -587,6 +595,10 @@ impl Gen {
             ("LMOVE", 12),
             ("RPOPLPUSH", 8),
             ("LMPOP", 10),
+            ("BLPOP", 5),
+            ("BRPOP", 5),
+            ("BLMOVE", 4),
+            ("BLMPOP", 4),
         ];
         let total: u32 = TABLE.iter().map(|(_, w)| w).sum();
         let mut r = self.rng.gen_range(0..total);
@@ -1058,6 +1070,32 @@ impl Gen {
                 if self.chance(0.4) {
                     a.push(self.name("COUNT"));
                     a.push(self.pick_b(&["1", "2", "5", "0", "-1"]));
+                }
+            }
+            // Blocking pops with an element there, or a timeout short enough
+            // (10 ms) to run in the serial phase; never 0 (forever).
+            "BLPOP" | "BRPOP" => {
+                let ks = self.keys(1, 2);
+                a.extend(ks);
+                a.push(self.block_timeout());
+            }
+            "BLMOVE" => {
+                a.push(self.key());
+                a.push(self.key());
+                a.push(self.pick_b(&["LEFT", "RIGHT", "UP"]));
+                a.push(self.pick_b(&["LEFT", "RIGHT"]));
+                a.push(self.block_timeout());
+            }
+            "BLMPOP" => {
+                a.push(self.block_timeout());
+                let n = self.rng.gen_range(1..=2);
+                a.push(n.to_string().into_bytes());
+                let ks = self.keys(n, n);
+                a.extend(ks);
+                a.push(self.pick_b(&["LEFT", "RIGHT", "UP"]));
+                if self.chance(0.4) {
+                    a.push(self.name("COUNT"));
+                    a.push(self.pick_b(&["1", "3", "0"]));
                 }
             }
             "BIGSET" => {

@@ -3,15 +3,23 @@
 //! Replies and error texts are Redis 7.0's, including the order in which
 //! Redis checks arguments, the key's existence and its type. A list is
 //! created by its first push and deleted with its last element. Every list
-//! write is deterministic, so it is propagated as sent. The blocking
-//! variants are not here yet.
+//! write is deterministic, so it is propagated as sent.
+//!
+//! The blocking pops (`BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH`, `BLMPOP`)
+//! run like their non-blocking forms when a list has an element; when none
+//! has, the handler replies nothing and asks the connection to block
+//! ([`Action::Block`] with a [`BlockSpec`]). The connection then waits for
+//! a write to one of the keys and runs the same command again (see
+//! `server::blocking`), so a served pop goes through the AOF or the Raft
+//! log like any write. A served blocking pop is logged as the
+//! non-blocking command it performed (`LPOP key`, `LMOVE ...`).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::table::{flags as f, Command};
-use super::{arg_i64, is, CmdError, CmdResult, Ctx, SYNTAX, WRONGTYPE};
+use super::{arg_i64, is, Action, CmdError, CmdResult, Ctx, SYNTAX, WRONGTYPE};
 use crate::atlas::list::End;
 use crate::atlas::{Blob, Db, ListValue, Value};
 
@@ -420,16 +428,24 @@ fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`
 fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if !mpop(ctx, &args[1..])? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+/// The keys, end and count of `numkeys key [key ...] LEFT|RIGHT [COUNT n]`.
+fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], End, usize), CmdError> {
     const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    let numkeys = match arg_i64(&args[1]) {
+    let numkeys = match arg_i64(&args[0]) {
         Ok(n) if n > 0 => n as usize,
         _ => return Err(NUMKEYS.into()),
     };
-    if numkeys > args.len() - 2 {
+    if numkeys > args.len() - 1 {
         return Err(SYNTAX.into());
     }
-    let keys = &args[2..2 + numkeys];
-    let rest = &args[2 + numkeys..];
+    let keys = &args[1..1 + numkeys];
+    let rest = &args[1 + numkeys..];
     let Some(where_) = rest.first() else {
         return Err(SYNTAX.into());
     };
@@ -442,6 +458,13 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         },
         _ => return Err(SYNTAX.into()),
     };
+    Ok((keys, end, count))
+}
+
+/// `LMPOP`'s work on `numkeys key ... LEFT|RIGHT [COUNT n]`: pops from the
+/// first non-empty list and replies; false (no reply) when all are empty.
+fn mpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<bool, CmdError> {
+    let (keys, end, count) = parse_mpop(args)?;
     let now = ctx.now;
     let db = ctx.db();
     for key in keys {
@@ -458,10 +481,156 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         for b in &popped {
             ctx.out.bulk(b);
         }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+// ---- blocking pops ---------------------------------------------------------
+
+/// What a blocked connection waits for: the keys, until when, and what to
+/// answer when the time is up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSpec {
+    /// The command, run again on every wake-up.
+    pub command: Vec<Bytes>,
+    /// Keys of the client's database whose writes wake it.
+    pub keys: Vec<Bytes>,
+    /// `None`: until an element comes (timeout 0).
+    pub timeout: Option<std::time::Duration>,
+    /// The reply on timeout is a null array (`BLPOP`, `BLMPOP`), else a
+    /// null bulk string (`BLMOVE`, `BRPOPLPUSH`).
+    pub null_array: bool,
+}
+
+/// Redis's blocking timeout: seconds, fractions allowed, 0 = forever.
+fn parse_timeout(a: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
+    const BAD: &str = "ERR timeout is not a float or out of range";
+    let secs = super::arg_f64(a).map_err(|_| CmdError::from(BAD))?;
+    // Redis converts to integer milliseconds; past the range of that
+    // (infinity included) the value wraps negative there, hence its text.
+    if secs < 0.0 || !secs.is_finite() || secs * 1000.0 > i64::MAX as f64 {
+        return Err("ERR timeout is negative".into());
+    }
+    Ok((secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs)))
+}
+
+/// Parses a blocking command's arguments (errors as Redis reports them,
+/// before it looks at any key) into what its connection waits for.
+pub fn block_spec(args: &[Bytes]) -> Result<BlockSpec, CmdError> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let last = &args[args.len() - 1];
+    match name.as_str() {
+        "blpop" | "brpop" => Ok(BlockSpec {
+            command: args.to_vec(),
+            keys: args[1..args.len() - 1].to_vec(),
+            timeout: parse_timeout(last)?,
+            null_array: true,
+        }),
+        "blmove" => {
+            end_arg(&args[3])?;
+            end_arg(&args[4])?;
+            Ok(BlockSpec {
+                command: args.to_vec(),
+                keys: vec![args[1].clone()],
+                timeout: parse_timeout(last)?,
+                null_array: false,
+            })
+        }
+        "brpoplpush" => Ok(BlockSpec {
+            command: args.to_vec(),
+            keys: vec![args[1].clone()],
+            timeout: parse_timeout(last)?,
+            null_array: false,
+        }),
+        "blmpop" => {
+            // Redis parses the rest before the timeout here.
+            let (keys, _, _) = parse_mpop(&args[2..])?;
+            let timeout = parse_timeout(&args[1])?;
+            Ok(BlockSpec {
+                command: args.to_vec(),
+                keys: keys.to_vec(),
+                timeout,
+                null_array: true,
+            })
+        }
+        other => Err(format!("ERR {other} does not block").into()),
+    }
+}
+
+/// What a blocking command that found nothing answers when it runs as a
+/// Raft entry: the connection that proposed it turns this into waiting
+/// (an entry cannot block; other nodes discard it).
+pub const BLOCKED_REPLY: &[u8] = b"-HELIOSBLOCKED internal: the command would block\r\n";
+
+fn block(ctx: &mut Ctx, spec: BlockSpec) -> CmdResult {
+    ctx.action = Some(Action::Block(spec));
+    Ok(())
+}
+
+/// `BLPOP`/`BRPOP key [key ...] timeout`
+fn blocking_pop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
+    let spec = block_spec(args)?;
+    let now = ctx.now;
+    let db = ctx.db();
+    for key in &spec.keys {
+        if get_list(db, key, now)?.is_none() {
+            continue;
+        }
+        let b = pop_from(db, key, now, end, 1)
+            .and_then(|mut v| v.pop())
+            .expect("a list is never empty");
+        let side: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
+        ctx.propagate(&[side, key]);
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.bulk(&b);
         return Ok(());
     }
-    ctx.out.null_array();
-    Ok(())
+    block(ctx, spec)
+}
+
+fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    blocking_pop(ctx, args, End::Left)
+}
+fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    blocking_pop(ctx, args, End::Right)
+}
+
+/// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
+fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let spec = block_spec(args)?;
+    let (from, to) = (end_arg(&args[3])?, end_arg(&args[4])?);
+    match move_element(ctx, &args[1], &args[2], from, to)? {
+        Some(b) => {
+            ctx.propagate(&[b"LMOVE", &args[1], &args[2], &args[3], &args[4]]);
+            ctx.out.bulk(&b);
+            Ok(())
+        }
+        None => block(ctx, spec),
+    }
+}
+
+/// `BRPOPLPUSH source destination timeout`
+fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let spec = block_spec(args)?;
+    match move_element(ctx, &args[1], &args[2], End::Right, End::Left)? {
+        Some(b) => {
+            ctx.propagate(&[b"RPOPLPUSH", &args[1], &args[2]]);
+            ctx.out.bulk(&b);
+            Ok(())
+        }
+        None => block(ctx, spec),
+    }
+}
+
+/// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`
+fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let spec = block_spec(args)?;
+    if mpop(ctx, &args[2..])? {
+        return Ok(());
+    }
+    block(ctx, spec)
 }
 
 const RW: u32 = f::WRITE | f::DENYOOM;
@@ -485,5 +654,10 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "lpos", full_name: "lpos", arity: -3, flags: RO, keys: (1, 1, 1), group: "list", since: "6.0.6", summary: "Returns the index of matching elements in a list.", complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", syntax: "key element [RANK rank] [COUNT num-matches] [MAXLEN len]", run: lpos, ..Command::BASE },
     Command { name: "lmove", full_name: "lmove", arity: 5, flags: RW, keys: (1, 2, 1), group: "list", since: "6.2.0", summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", syntax: "source destination LEFT | RIGHT LEFT | RIGHT", run: lmove, ..Command::BASE },
     Command { name: "rpoplpush", full_name: "rpoplpush", arity: 3, flags: RW, keys: (1, 2, 1), group: "list", since: "1.2.0", summary: "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", syntax: "source destination", run: rpoplpush, ..Command::BASE },
+    Command { name: "blpop", full_name: "blpop", arity: -3, flags: f::WRITE | f::BLOCKING, keys: (1, -2, 1), group: "list", summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", complexity: "O(N) where N is the number of provided keys.", syntax: "key [key ...] timeout", run: blpop, ..Command::BASE },
+    Command { name: "brpop", full_name: "brpop", arity: -3, flags: f::WRITE | f::BLOCKING, keys: (1, -2, 1), group: "list", since: "2.0.0", summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", complexity: "O(N) where N is the number of provided keys.", syntax: "key [key ...] timeout", run: brpop, ..Command::BASE },
+    Command { name: "blmove", full_name: "blmove", arity: 6, flags: RW | f::BLOCKING, keys: (1, 2, 1), group: "list", since: "6.2.0", summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", syntax: "source destination LEFT | RIGHT LEFT | RIGHT timeout", run: blmove, ..Command::BASE },
+    Command { name: "brpoplpush", full_name: "brpoplpush", arity: 4, flags: RW | f::BLOCKING, keys: (1, 2, 1), group: "list", since: "2.2.0", summary: "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", syntax: "source destination timeout", run: brpoplpush, ..Command::BASE },
+    Command { name: "blmpop", full_name: "blmpop", arity: -5, flags: f::WRITE | f::BLOCKING, keys: (0, 0, 0), group: "list", since: "7.0.0", summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.", syntax: "timeout numkeys key [key ...] LEFT | RIGHT [COUNT count]", run: blmpop, ..Command::BASE },
     Command { name: "lmpop", full_name: "lmpop", arity: -4, flags: f::WRITE, keys: (0, 0, 0), group: "list", since: "7.0.0", summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.", syntax: "numkeys key [key ...] LEFT | RIGHT [COUNT count]", run: lmpop, ..Command::BASE },
 ];

@@ -126,6 +126,9 @@ pub enum Action {
     Wait { numreplicas: u64, timeout: Duration },
     /// Cluster administration (`RAFT.*`), which talks to other nodes.
     Raft(raft::RaftAdmin),
+    /// A blocking pop found nothing: wait for the keys and run the command
+    /// again (see `server::blocking`). The handler wrote no reply.
+    Block(list::BlockSpec),
 }
 
 /// Everything a handler may touch.
@@ -205,6 +208,7 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     ctx.client.last_cmd = cmd.full_name;
+    let db = ctx.client.db;
     // TOUCH always touches, as in Redis.
     ctx.store
         .ks
@@ -220,6 +224,40 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     }
     if let Err(e) = result {
         reply_error(ctx, Some((cmd.full_name, true)), &e.0);
+    }
+    let blocked = matches!(ctx.action, Some(Action::Block(_)));
+    if !blocked && !ctx.server.blocked.is_empty() {
+        wake_blocked(ctx.server, cmd, db, args);
+    }
+}
+
+/// Writes that can put an element into a list a client is blocked on.
+const FILLS_LISTS: &[&str] = &[
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "linsert",
+    "lmove",
+    "rpoplpush",
+    "blmove",
+    "brpoplpush",
+];
+/// Writes that bring a whole key (maybe a list) under another name or
+/// into another database.
+const MOVES_KEYS: &[&str] = &["rename", "renamenx", "copy", "move", "swapdb"];
+
+/// After a write that can fill a list: wakes the first client blocked on
+/// each key it names (they look again; see `server::blocking`). Only such
+/// writes wake anyone: a retry that finds nothing must not wake the next
+/// client, or two blocked clients would wake each other forever.
+fn wake_blocked(server: &Server, cmd: &Command, db: usize, args: &[Bytes]) {
+    if MOVES_KEYS.contains(&cmd.name) {
+        server.blocked.signal_all();
+    } else if FILLS_LISTS.contains(&cmd.name) {
+        for i in cmd.key_positions(args.len()) {
+            server.blocked.signal(db, &args[i]);
+        }
     }
 }
 

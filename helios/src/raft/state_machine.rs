@@ -298,6 +298,10 @@ impl<C: HeliosConfig> StateMachine<C> {
                 ),
             };
             execute(&mut ctx, cmd);
+            if matches!(ctx.action, Some(crate::cmd::Action::Block(_))) {
+                // An entry cannot block: the proposing connection waits.
+                out.buf.extend_from_slice(crate::cmd::list::BLOCKED_REPLY);
+            }
         }
         for (node, index) in &req.acked {
             let mark = applied.acked.entry(node.clone()).or_default();

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use bytes::Bytes;
 
 use super::{Client, ClientHandle, Server};
+use crate::cmd::list::{block_spec, BlockSpec, BLOCKED_REPLY};
 use crate::cmd::raft::RaftAdmin;
 use crate::cmd::{execute, is, lookup, unix_ms, Action, Ctx, Flags};
 use crate::raft::{AdminOp, RaftNode, ReadError, Request, WriteOutcome};
@@ -132,6 +133,44 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
             aof.commit(end).await;
         }
 
+        // A blocking pop that found nothing: earlier replies go out, then
+        // the connection waits, retrying the command when woken.
+        if let Some(Action::Block(spec)) = action.take_if(|a| matches!(a, Action::Block(_))) {
+            flush_out(server, &mut socket, &mut out).await?;
+            let mut waiter = BlockedWait::new(server, client.db, &spec);
+            loop {
+                let reg = match waiter.wait(&mut out, &handle).await {
+                    Wake::Killed => return Ok(()),
+                    Wake::TimedOut => break,
+                    Wake::Retry(reg) => reg,
+                };
+                let mark = out.len();
+                let (would_block, end) = {
+                    let mut store = server.store.lock();
+                    let mut ctx = Ctx {
+                        server,
+                        store: &mut store,
+                        client: &mut client,
+                        out: &mut out,
+                        now: unix_ms(),
+                        loading: false,
+                        action: None,
+                        seed: None,
+                    };
+                    execute(&mut ctx, &spec.command);
+                    let blocked = matches!(ctx.action, Some(Action::Block(_)));
+                    (blocked, store.aof.end)
+                };
+                if !waiter.retried(&reg, would_block, &mut out, mark) {
+                    if let Some(aof) = &server.aof {
+                        aof.commit(end).await;
+                    }
+                    break;
+                }
+            }
+            flush_out(server, &mut socket, &mut out).await?;
+        }
+
         // 3. Replies, work requested by a command (without the lock), then
         // more input.
         let end = BatchEnd {
@@ -149,6 +188,111 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
         if !end_batch(server, None, 0, end, io).await? {
             return Ok(());
         }
+    }
+}
+
+/// Whether any of `keys` in database `db` holds a list (a blocked client
+/// should look again).
+fn lists_ready(server: &Server, db: usize, keys: &[Bytes]) -> bool {
+    let store = server.store.lock();
+    let now = unix_ms();
+    keys.iter().any(|k| {
+        matches!(
+            store.ks.dbs[db].peek(k, now).map(|e| &e.value),
+            Some(crate::atlas::Value::List(_))
+        )
+    })
+}
+
+/// A client blocked in a list pop (see `server::blocking`): queued on its
+/// keys, it sleeps until woken, then runs its command again (the caller
+/// does: locally, or as a Raft proposal). A retry that would block again,
+/// or that was answered WRONGTYPE (the key was replaced by another type;
+/// Redis keeps such a client blocked too), waits again at the front of its
+/// queues. On timeout the reply is a null.
+struct BlockedWait<'a> {
+    server: &'a Server,
+    db: usize,
+    spec: &'a BlockSpec,
+    deadline: Option<tokio::time::Instant>,
+    keep_turn: bool,
+}
+
+enum Wake {
+    /// Woken: run the command again, then call [`BlockedWait::retried`].
+    Retry(crate::server::blocking::Registration),
+    /// The timeout passed: the null reply is in `out`.
+    TimedOut,
+    /// The client was killed: close the connection.
+    Killed,
+}
+
+impl<'a> BlockedWait<'a> {
+    fn new(server: &'a Server, db: usize, spec: &'a BlockSpec) -> BlockedWait<'a> {
+        BlockedWait {
+            server,
+            db,
+            spec,
+            deadline: spec.timeout.map(|t| tokio::time::Instant::now() + t),
+            keep_turn: false,
+        }
+    }
+
+    async fn wait(&mut self, out: &mut Out, handle: &ClientHandle) -> Wake {
+        let blocked = &self.server.blocked;
+        let reg = blocked.register(self.db, &self.spec.keys, self.keep_turn);
+        // An element may have come between the attempt and the queueing.
+        if lists_ready(self.server, self.db, &self.spec.keys) {
+            reg.notify.notify_one();
+        }
+        let deadline = self.deadline;
+        let until = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let woke = tokio::select! {
+            _ = reg.notify.notified() => Some(true),
+            _ = until => Some(false),
+            _ = handle.kill.notified() => None,
+        };
+        blocked.unregister(&reg);
+        match woke {
+            Some(true) => Wake::Retry(reg),
+            Some(false) => {
+                blocked.pass_on(&reg);
+                if self.spec.null_array {
+                    out.null_array();
+                } else {
+                    out.null();
+                }
+                Wake::TimedOut
+            }
+            None => {
+                blocked.pass_on(&reg);
+                Wake::Killed
+            }
+        }
+    }
+
+    /// After a retry that wrote its reply from `mark` on: true when the
+    /// client waits again (the reply is dropped), false when it was served
+    /// (the turn passes to the next client).
+    fn retried(
+        &mut self,
+        reg: &crate::server::blocking::Registration,
+        would_block: bool,
+        out: &mut Out,
+        mark: usize,
+    ) -> bool {
+        if would_block || out.buf[mark..].starts_with(b"-WRONGTYPE") {
+            out.buf.truncate(mark);
+            self.keep_turn = true;
+            return true;
+        }
+        self.server.blocked.pass_on(reg);
+        false
     }
 }
 
@@ -277,6 +421,8 @@ async fn run_action(
             out.int(have as i64);
             flush_out(server, socket, out).await?;
         }
+        // Handled by the connection loops before the batch ends.
+        Some(Action::Block(_)) => {}
         Some(Action::Raft(admin)) => {
             let Some(node) = node else {
                 out.error("ERR raft is not enabled on this node (start it with -raft=true)");
@@ -464,6 +610,45 @@ async fn run_raft(
                         )
                         .await;
                     }
+                    Kind::Blocking => {
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
+                        // Bad arguments are answered here, without an entry.
+                        let spec = match block_spec(&args) {
+                            Ok(spec) => spec,
+                            Err(e) => {
+                                out.error(&e.0);
+                                continue;
+                            }
+                        };
+                        let mark = out.len();
+                        pending.db = client.db;
+                        pending.resp3 = client.resp3;
+                        pending.cmds.push(args.to_vec());
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
+                        if out.buf[mark..] == *BLOCKED_REPLY {
+                            out.buf.truncate(mark);
+                            action = Some(Action::Block(spec));
+                            more_buffered = true;
+                            break;
+                        }
+                        continue;
+                    }
                 }
                 let mut store = server.store.lock();
                 store.ks.set_lazy_delete(false);
@@ -501,6 +686,37 @@ async fn run_raft(
             .await;
         }
         count_executed(server, &client, executed);
+        if let Some(Action::Block(spec)) = action.take_if(|a| matches!(a, Action::Block(_))) {
+            flush_out(server, &mut socket, &mut out).await?;
+            let mut waiter = BlockedWait::new(server, client.db, &spec);
+            loop {
+                let reg = match waiter.wait(&mut out, &handle).await {
+                    Wake::Killed => return Ok(()),
+                    Wake::TimedOut => break,
+                    Wake::Retry(reg) => reg,
+                };
+                let mark = out.len();
+                let mut one = PendingWrites {
+                    cmds: vec![spec.command.clone()],
+                    db: client.db,
+                    resp3: client.resp3,
+                };
+                propose(
+                    node,
+                    &mut one,
+                    client_id,
+                    &mut seq,
+                    &mut last_write,
+                    &mut out,
+                )
+                .await;
+                let would_block = out.buf[mark..] == *BLOCKED_REPLY;
+                if !waiter.retried(&reg, would_block, &mut out, mark) {
+                    break;
+                }
+            }
+            flush_out(server, &mut socket, &mut out).await?;
+        }
         let end = BatchEnd {
             action,
             close,
@@ -530,6 +746,9 @@ enum Kind {
     /// Connection, server and introspection commands, and anything that
     /// fails validation (its error reply is produced locally).
     Local,
+    /// A blocking pop: proposed on its own, and waited for if it finds
+    /// nothing.
+    Blocking,
 }
 
 fn classify(client: &Client, args: &[Bytes]) -> Kind {
@@ -542,7 +761,9 @@ fn classify(client: &Client, args: &[Bytes]) -> Kind {
     if !client.authenticated && !cmd.has(Flags::NO_AUTH) {
         return Kind::Local;
     }
-    if cmd.has(Flags::WRITE) {
+    if cmd.has(Flags::WRITE) && cmd.has(Flags::BLOCKING) {
+        Kind::Blocking
+    } else if cmd.has(Flags::WRITE) {
         Kind::Write
     } else if cmd.has(Flags::READONLY) {
         Kind::Read

@@ -12,6 +12,7 @@
 //! stops accepting, every connection finishes the batch it is running and
 //! flushes its replies, then the AOF is flushed and fsynced and `run` returns.
 
+pub mod blocking;
 pub mod client;
 mod conn;
 mod notify;
@@ -84,6 +85,8 @@ pub struct Server {
     pub active_expire: AtomicBool,
     /// Close clients idle for this many seconds; 0 = never (`CONFIG SET timeout`).
     pub idle_timeout_secs: AtomicU64,
+    /// Clients waiting in a blocking pop.
+    pub blocked: blocking::Blocked,
     shutdown_tx: watch::Sender<bool>,
     shutdown_save: AtomicBool,
 }
@@ -160,6 +163,7 @@ impl Server {
             port: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
             idle_timeout_secs: AtomicU64::new(0),
+            blocked: blocking::Blocked::default(),
             shutdown_tx,
             shutdown_save: AtomicBool::new(false),
         });
