@@ -153,6 +153,8 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     c.name.clear();
     c.no_evict = false;
     c.no_touch = false;
+    c.multi = None;
+    c.watched.clear();
     c.authenticated = ctx.server.config.read().requirepass.is_none();
     ctx.out.simple("RESET");
     Ok(())

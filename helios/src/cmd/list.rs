@@ -564,6 +564,15 @@ pub fn block_spec(args: &[Bytes]) -> Result<BlockSpec, CmdError> {
 pub const BLOCKED_REPLY: &[u8] = b"-HELIOSBLOCKED internal: the command would block\r\n";
 
 fn block(ctx: &mut Ctx, spec: BlockSpec) -> CmdResult {
+    if ctx.client.in_exec {
+        // Inside a transaction a blocking pop answers at once, as a timeout.
+        if spec.null_array {
+            ctx.out.null_array();
+        } else {
+            ctx.out.null();
+        }
+        return Ok(());
+    }
     ctx.action = Some(Action::Block(spec));
     Ok(())
 }

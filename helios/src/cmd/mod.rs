@@ -24,6 +24,7 @@ pub(crate) mod info;
 pub mod keys;
 pub mod list;
 pub mod longdouble;
+pub mod multi;
 pub mod raft;
 pub mod server;
 pub mod set;
@@ -184,27 +185,35 @@ impl Ctx<'_> {
 /// and the `commandstats` / `errorstats` counters (not while loading).
 pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
+        multi::doom(ctx);
         reply_error(ctx, None, &unknown_command(args));
         return;
     };
     let (cmd, name) = match resolve_subcommand(cmd, args) {
         Ok(x) => x,
         Err(e) => {
+            multi::doom(ctx);
             reply_error(ctx, None, &e.0);
             return;
         }
     };
     if !cmd.arity_ok(args.len()) {
+        multi::doom(ctx);
         let msg = format!("ERR wrong number of arguments for '{name}' command");
         reply_error(ctx, Some((cmd.full_name, false)), &msg);
         return;
     }
     if !ctx.client.authenticated && !cmd.has(Flags::NO_AUTH) {
+        multi::doom(ctx);
         reply_error(
             ctx,
             Some((cmd.full_name, false)),
             "NOAUTH Authentication required.",
         );
+        return;
+    }
+    if ctx.client.multi.is_some() && !multi::runs_inside_multi(cmd.name) {
+        multi::queue(ctx, args);
         return;
     }
     ctx.client.last_cmd = cmd.full_name;

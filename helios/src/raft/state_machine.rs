@@ -278,8 +278,12 @@ impl<C: HeliosConfig> StateMachine<C> {
         *client = Client::new(Arc::clone(&client.handle), true);
         client.resp3 = req.resp3;
         client.db = (req.db as usize).min(store.ks.dbs.len().saturating_sub(1));
+        let transaction = req.cmds.first().is_some_and(|c| {
+            c.first()
+                .is_some_and(|n| n == crate::cmd::multi::EXEC_MARKER)
+        });
         for (n, cmd) in req.cmds.iter().enumerate() {
-            if cmd.is_empty() {
+            if cmd.is_empty() || (transaction && n > 0) {
                 continue;
             }
             let mut ctx = Ctx {
@@ -297,6 +301,11 @@ impl<C: HeliosConfig> StateMachine<C> {
                         ^ n as u64,
                 ),
             };
+            if transaction {
+                // The whole request is one `EXEC`: watches, then the queue.
+                crate::cmd::multi::apply_exec(&mut ctx, &req.cmds);
+                break;
+            }
             execute(&mut ctx, cmd);
             if matches!(ctx.action, Some(crate::cmd::Action::Block(_))) {
                 // An entry cannot block: the proposing connection waits.

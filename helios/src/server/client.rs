@@ -109,6 +109,12 @@ pub struct Client {
     /// Full name of the command being (or last) run, for error texts.
     pub last_cmd: &'static str,
     pub handle: Arc<ClientHandle>,
+    /// The open transaction (`MULTI`).
+    pub multi: Option<crate::cmd::multi::Multi>,
+    /// Keys `WATCH`ed for the next `EXEC`.
+    pub watched: Vec<crate::cmd::multi::Watched>,
+    /// Running a transaction's queue: blocking pops do not block.
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -125,6 +131,9 @@ impl Client {
             no_touch: false,
             last_cmd: "NULL",
             handle,
+            multi: None,
+            watched: Vec::new(),
+            in_exec: false,
         }
     }
 

@@ -610,6 +610,57 @@ async fn run_raft(
                         )
                         .await;
                     }
+                    Kind::Exec => {
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
+                        let (queued, watched) = match crate::cmd::multi::take_exec(&mut client) {
+                            crate::cmd::multi::ExecPlan::Run { queued, watched } => {
+                                (queued, watched)
+                            }
+                            crate::cmd::multi::ExecPlan::Doomed => {
+                                out.error(crate::cmd::multi::EXECABORT);
+                                continue;
+                            }
+                            crate::cmd::multi::ExecPlan::NoMulti => {
+                                out.error("ERR EXEC without MULTI");
+                                continue;
+                            }
+                        };
+                        // One entry: the watches, then the queue, applied
+                        // together on every node.
+                        pending.db = client.db;
+                        pending.resp3 = client.resp3;
+                        pending.cmds.push(crate::cmd::multi::exec_marker(&watched));
+                        pending.cmds.extend(queued);
+                        let n = pending.cmds.len();
+                        let mark = out.len();
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
+                        // A refused proposal answers one error per command:
+                        // the client gets one for its EXEC.
+                        if n > 1 && out.buf[mark..].starts_with(b"-") {
+                            let first = out.buf[mark..]
+                                .iter()
+                                .position(|&b| b == b'\n')
+                                .map_or(out.len(), |i| mark + i + 1);
+                            out.buf.truncate(first);
+                        }
+                        continue;
+                    }
                     Kind::Blocking => {
                         propose(
                             node,
@@ -749,6 +800,8 @@ enum Kind {
     /// A blocking pop: proposed on its own, and waited for if it finds
     /// nothing.
     Blocking,
+    /// `EXEC`: the queued transaction as one Raft entry.
+    Exec,
 }
 
 fn classify(client: &Client, args: &[Bytes]) -> Kind {
@@ -760,6 +813,17 @@ fn classify(client: &Client, args: &[Bytes]) -> Kind {
     }
     if !client.authenticated && !cmd.has(Flags::NO_AUTH) {
         return Kind::Local;
+    }
+    // Inside MULTI everything but EXEC is queued (or refused) locally.
+    if cmd.name == "exec" && client.multi.is_some() {
+        return Kind::Exec;
+    }
+    if client.multi.is_some() {
+        return Kind::Local;
+    }
+    // WATCH fingerprints what a linearizable read would see.
+    if cmd.name == "watch" {
+        return Kind::Read;
     }
     if cmd.has(Flags::WRITE) && cmd.has(Flags::BLOCKING) {
         Kind::Blocking
