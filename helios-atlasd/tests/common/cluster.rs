@@ -134,6 +134,28 @@ impl Cluster {
     }
 
     fn spawn_with(&mut self, i: usize, peers: Option<String>) {
+        // Free ports are picked before use, so a parallel test can take one
+        // first: then the node exits at once, and it is started again on
+        // fresh client and HTTP ports (the Raft port is in the peers'
+        // configuration and must stay).
+        for _ in 0..3 {
+            if self.try_spawn(i, peers.clone()) {
+                return;
+            }
+            let n = &mut self.nodes[i];
+            n.port = free_port();
+            n.http_port = free_port();
+        }
+        panic!(
+            "{} could not start:\n{}",
+            self.nodes[i].id,
+            self.nodes[i].log()
+        );
+    }
+
+    /// Starts node `i`; false if it exited at start because a client or
+    /// HTTP port was taken.
+    fn try_spawn(&mut self, i: usize, peers: Option<String>) -> bool {
         let n = &mut self.nodes[i];
         assert!(n.child.is_none(), "{} is already running", n.id);
         let logf = std::fs::OpenOptions::new()
@@ -167,11 +189,21 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", n.port)).is_err() {
             if let Some(Ok(Some(st))) = n.child.as_mut().map(|c| c.try_wait()) {
-                panic!("{} exited at start: {st}\n{}", n.id, n.log());
+                let log = n.log();
+                let taken = log.contains("cannot listen")
+                    && [n.port, n.http_port]
+                        .iter()
+                        .any(|p| log.contains(&format!("127.0.0.1:{p}:")));
+                if taken {
+                    n.child = None;
+                    return false;
+                }
+                panic!("{} exited at start: {st}\n{log}", n.id);
             }
             assert!(Instant::now() < deadline, "{} did not listen", n.id);
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
 
     pub fn kill9(&mut self, i: usize) {

@@ -12,6 +12,13 @@ fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
         return Err("ERR wrong number of arguments for 'ping' command".into());
     }
+    if !ctx.out.resp3 && ctx.client.subscriptions() > 0 {
+        // A subscribed RESP2 client gets PING's answer in message form.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).map_or(&b""[..], |m| &m[..]));
+        return Ok(());
+    }
     match args.get(1) {
         Some(m) => ctx.out.bulk(m),
         None => ctx.out.simple("PONG"),
@@ -155,6 +162,12 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     c.no_touch = false;
     c.multi = None;
     c.watched.clear();
+    for ch in std::mem::take(&mut c.channels) {
+        ctx.server.pubsub.unsubscribe(false, &ch, c.id);
+    }
+    for p in std::mem::take(&mut c.patterns) {
+        ctx.server.pubsub.unsubscribe(true, &p, c.id);
+    }
     c.authenticated = ctx.server.config.read().requirepass.is_none();
     ctx.out.simple("RESET");
     Ok(())

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod list;
 pub mod longdouble;
 pub mod multi;
+pub mod pubsub;
 pub mod raft;
 pub mod server;
 pub mod set;
@@ -210,6 +211,15 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
             Some((cmd.full_name, false)),
             "NOAUTH Authentication required.",
         );
+        return;
+    }
+    if !ctx.out.resp3
+        && ctx.client.subscriptions() > 0
+        && !pubsub::allowed_while_subscribed(cmd.name)
+    {
+        multi::doom(ctx);
+        let msg = format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+        reply_error(ctx, Some((cmd.full_name, false)), &msg);
         return;
     }
     if ctx.client.multi.is_some() && !multi::runs_inside_multi(cmd.name) {

@@ -128,6 +128,7 @@ pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         .chain(super::set::COMMANDS)
         .chain(super::list::COMMANDS)
         .chain(super::multi::COMMANDS)
+        .chain(super::pubsub::COMMANDS)
         .chain(super::keys::COMMANDS)
         .chain(super::server::COMMANDS)
         .chain(super::conn::COMMANDS)

@@ -85,6 +85,11 @@ impl Out {
         }
     }
 
+    /// A push header (pub/sub messages and replies); in RESP2 an array.
+    pub fn push(&mut self, len: usize) {
+        self.line(if self.resp3 { b'>' } else { b'*' }, len as i64);
+    }
+
     pub fn array(&mut self, len: usize) {
         self.line(b'*', len as i64);
     }

@@ -115,9 +115,21 @@ pub struct Client {
     pub watched: Vec<crate::cmd::multi::Watched>,
     /// Running a transaction's queue: blocking pops do not block.
     pub in_exec: bool,
+    /// Pub/sub channels and patterns this client is subscribed to.
+    pub channels: std::collections::BTreeSet<bytes::Bytes>,
+    pub patterns: std::collections::BTreeSet<bytes::Bytes>,
+    /// Where published messages for this client are queued (made on the
+    /// first subscription), and the connection's end of it.
+    pub mailbox: Option<super::pubsub::Mailbox>,
+    pub messages: Option<tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>>,
 }
 
 impl Client {
+    /// Channels plus patterns (what subscribe replies count).
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
         Client {
             id: handle.id,
@@ -134,6 +146,10 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             in_exec: false,
+            channels: Default::default(),
+            patterns: Default::default(),
+            mailbox: None,
+            messages: None,
         }
     }
 

@@ -184,6 +184,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
             buf: &mut buf,
             parser: &parser,
             handle: &handle,
+            messages: client.messages.as_mut(),
         };
         if !end_batch(server, None, 0, end, io).await? {
             return Ok(());
@@ -334,6 +335,8 @@ struct BatchIo<'a> {
     buf: &'a mut BytesMut,
     parser: &'a RequestParser,
     handle: &'a ClientHandle,
+    /// Pub/sub messages to deliver while waiting for input.
+    messages: Option<&'a mut Messages>,
 }
 
 /// After a batch: the replies, the requested action, then more input
@@ -360,7 +363,7 @@ async fn end_batch(
     if end.more_buffered {
         return Ok(true);
     }
-    read_more(server, io.socket, io.buf, io.parser, io.handle).await
+    read_more(server, io.socket, io.buf, io.parser, io.handle, io.messages).await
 }
 
 /// Carries out a command's [`Action`]. Returns false when the connection
@@ -453,12 +456,26 @@ async fn read_more(
     buf: &mut BytesMut,
     parser: &RequestParser,
     handle: &ClientHandle,
+    messages: Option<&mut Messages>,
 ) -> std::io::Result<bool> {
     let want = parser.wanted.clamp(16 * 1024, 1 << 20);
     if buf.capacity() - buf.len() < want {
         buf.reserve(want);
     }
-    let idle = server.idle_timeout_secs.load(Ordering::Relaxed);
+    // A subscriber waits for messages, not input: no idle timeout (Redis
+    // exempts them too).
+    let idle = if messages.is_some() {
+        0
+    } else {
+        server.idle_timeout_secs.load(Ordering::Relaxed)
+    };
+    let mut messages = messages;
+    let next_message = async {
+        match messages.as_deref_mut() {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    };
     let idle_timer = async {
         if idle == 0 {
             std::future::pending::<()>().await
@@ -477,8 +494,26 @@ async fn read_more(
             Ok(true)
         }
         _ = handle.kill.notified() => Ok(false),
+        Some(first) = next_message => {
+            // Everything queued so far, in one write.
+            let mut batch = first.to_vec();
+            if let Some(rx) = messages {
+                while let Ok(m) = rx.try_recv() {
+                    batch.extend_from_slice(&m);
+                }
+            }
+            socket.write_all(&batch).await?;
+            server
+                .stats
+                .net_output_bytes
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            Ok(true)
+        }
     }
 }
+
+/// A subscribed client's queue of encoded pub/sub messages.
+type Messages = tokio::sync::mpsc::UnboundedReceiver<Bytes>;
 
 /// Writes collected for one Raft proposal: consecutive write commands from
 /// one client with the same database and protocol.
@@ -779,6 +814,7 @@ async fn run_raft(
             buf: &mut buf,
             parser: &parser,
             handle: &handle,
+            messages: client.messages.as_mut(),
         };
         if !end_batch(server, Some(node), last_write, end, io).await? {
             return Ok(());
@@ -824,6 +860,10 @@ fn classify(client: &Client, args: &[Bytes]) -> Kind {
     // WATCH fingerprints what a linearizable read would see.
     if cmd.name == "watch" {
         return Kind::Read;
+    }
+    // PUBLISH goes through the log so that every node delivers it.
+    if cmd.name == "publish" {
+        return Kind::Write;
     }
     if cmd.has(Flags::WRITE) && cmd.has(Flags::BLOCKING) {
         Kind::Blocking

@@ -16,6 +16,7 @@ pub mod blocking;
 pub mod client;
 mod conn;
 mod notify;
+pub mod pubsub;
 pub mod reload;
 
 use std::collections::HashMap;
@@ -87,6 +88,8 @@ pub struct Server {
     pub idle_timeout_secs: AtomicU64,
     /// Clients waiting in a blocking pop.
     pub blocked: blocking::Blocked,
+    /// Pub/sub subscriptions.
+    pub pubsub: pubsub::PubSub,
     shutdown_tx: watch::Sender<bool>,
     shutdown_save: AtomicBool,
 }
@@ -164,6 +167,7 @@ impl Server {
             active_expire: AtomicBool::new(true),
             idle_timeout_secs: AtomicU64::new(0),
             blocked: blocking::Blocked::default(),
+            pubsub: pubsub::PubSub::default(),
             shutdown_tx,
             shutdown_save: AtomicBool::new(false),
         });
@@ -262,6 +266,7 @@ impl Server {
 
     fn unregister_client(&self, id: u64) {
         self.clients.lock().remove(&id);
+        self.pubsub.remove_client(id);
     }
 
     /// Starts a background snapshot. Errors if one is already running.
