@@ -7,59 +7,24 @@
 //! drift with float formatting. `HRANDFIELD` is a read: in raft mode each
 //! node answers from its own random draw, which is fine for a read.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use rand::Rng;
 
+use super::collection;
 use super::keys::parse_cursor;
 use super::longdouble::{incr_by_float, IncrFloatError};
 use super::table::{flags as f, Command};
-use super::WRONGTYPE;
 use super::{arg_i64, is, CmdError, CmdResult, Ctx, NOT_FLOAT, OVERFLOW, SYNTAX};
-use crate::atlas::{glob, Blob, Db, HashValue, Value};
+use crate::atlas::{Blob, Db, HashValue};
 use crate::resp::out::fmt_i64;
 use crate::resp::parse::parse_i64;
 
-/// The hash at `key`, if any (an expired key is deleted first).
 fn get_hash<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d HashValue>, CmdError> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(WRONGTYPE.into()),
-        },
-    }
+    collection::get(db, key, now)
 }
 
-/// Fails with WRONGTYPE when `key` holds something other than a hash.
-fn check_hash(db: &Db, key: &[u8], now: u64) -> CmdResult {
-    match db.peek(key, now).map(|e| &e.value) {
-        None | Some(Value::Hash(_)) => Ok(()),
-        Some(_) => Err(WRONGTYPE.into()),
-    }
-}
-
-/// Runs `f` on the hash at `key` for writing, creating it empty first if
-/// needed, and deletes the key if `f` leaves the hash empty. The caller has
-/// checked the type ([`check_hash`]).
 fn with_hash<T>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&mut HashValue) -> T) -> T {
-    if db.peek(key, now).is_none() {
-        db.insert(key, Value::Hash(Arc::new(HashValue::new())), 0, now);
-    }
-    let (out, empty) = {
-        let mut e = db.get_mut(key, now).expect("present: inserted above");
-        let Value::Hash(h) = &mut e.value else {
-            unreachable!("the caller checked the type")
-        };
-        let h = Arc::make_mut(h);
-        let out = f(h);
-        (out, h.is_empty())
-    };
-    if empty {
-        db.remove(key);
-    }
-    out
+    collection::with(db, key, now, f)
 }
 
 fn wrong_args(name: &str) -> CmdError {
@@ -86,7 +51,7 @@ fn hset_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, CmdErr
     }
     let now = ctx.now;
     let db = ctx.db();
-    check_hash(db, &args[1], now)?;
+    get_hash(db, &args[1], now)?;
     let added = with_hash(db, &args[1], now, |h| {
         args[2..]
             .chunks(2)
@@ -373,29 +338,13 @@ fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10i64;
-    let mut i = 3;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        if is(&args[i], "count") && more {
-            count = arg_i64(&args[i + 1])?;
-            if count < 1 {
-                return Err(SYNTAX.into());
-            }
-        } else if is(&args[i], "match") && more {
-            pattern = Some(&args[i + 1]);
-        } else {
-            return Err(SYNTAX.into());
-        }
-        i += 2;
-    }
+    let o = collection::scan_options(args, 3, false)?;
     let db = &mut ctx.store.ks.dbs[ctx.client.db];
     let mut found: Vec<&[u8]> = Vec::new();
     let next = match get_hash(db, &args[1], now)? {
         None => 0,
-        Some(h) => h.scan(cursor, count as usize, |field, value| {
-            if pattern.is_none_or(|p| p == b"*" || glob::matches(p, field, false)) {
+        Some(h) => h.scan(cursor, o.count, |field, value| {
+            if o.matches(field) {
                 found.push(field);
                 found.push(value);
             }

@@ -207,47 +207,20 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// lower bound per call rather than an exact size, which Redis also allows.
 fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[1]).ok_or(CmdError::from("ERR invalid cursor"))?;
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10i64;
-    let mut typ: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        if is(&args[i], "count") && more {
-            count = arg_i64(&args[i + 1])?;
-            if count < 1 {
-                return Err(SYNTAX.into());
-            }
-        } else if is(&args[i], "match") && more {
-            pattern = Some(&args[i + 1]);
-        } else if is(&args[i], "type") && more {
-            typ = Some(&args[i + 1]);
-        } else {
-            return Err(SYNTAX.into());
-        }
-        i += 2;
-    }
+    let o = super::collection::scan_options(args, 2, true)?;
     let now = ctx.now;
     let db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = if cursor >= crate::atlas::SHARDS as u64 {
         0
     } else {
-        db.scan(cursor as usize, count as usize, |e: &Entry| {
-            if e.is_expired(now) {
-                return;
+        db.scan(cursor as usize, o.count, |e: &Entry| {
+            let typed = o
+                .typ
+                .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+            if !e.is_expired(now) && o.matches(&e.key) && typed {
+                found.push(e.key.to_vec());
             }
-            if let Some(p) = pattern {
-                if !(p == b"*" || glob::matches(p, &e.key, false)) {
-                    return;
-                }
-            }
-            if let Some(t) = typ {
-                if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
-                    return;
-                }
-            }
-            found.push(e.key.to_vec());
         })
     };
     ctx.out.array(2);

@@ -14,46 +14,20 @@
 //! log like any write. A served blocking pop is logged as the
 //! non-blocking command it performed (`LPOP key`, `LMOVE ...`).
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
+use super::collection;
 use super::table::{flags as f, Command};
-use super::{arg_i64, is, Action, CmdError, CmdResult, Ctx, SYNTAX, WRONGTYPE};
+use super::{arg_i64, is, Action, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::atlas::list::End;
-use crate::atlas::{Blob, Db, ListValue, Value};
+use crate::atlas::{Blob, Db, ListValue};
 
-/// The list at `key`, if any (an expired key is deleted first).
 fn get_list<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d ListValue>, CmdError> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(WRONGTYPE.into()),
-        },
-    }
+    collection::get(db, key, now)
 }
 
-/// Runs `f` on the list at `key` for writing, creating it empty first if
-/// needed, and deletes the key if `f` leaves the list empty. The caller has
-/// checked that `key` holds a list or nothing.
 fn with_list<T>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&mut ListValue) -> T) -> T {
-    if db.peek(key, now).is_none() {
-        db.insert(key, Value::List(Arc::new(ListValue::new())), 0, now);
-    }
-    let (out, empty) = {
-        let mut e = db.get_mut(key, now).expect("present: inserted above");
-        let Value::List(l) = &mut e.value else {
-            unreachable!("the caller checked the type")
-        };
-        let l = Arc::make_mut(l);
-        let out = f(l);
-        (out, l.is_empty())
-    };
-    if empty {
-        db.remove(key);
-    }
-    out
+    collection::with(db, key, now, f)
 }
 
 fn end_arg(a: &[u8]) -> Result<End, CmdError> {

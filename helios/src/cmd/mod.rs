@@ -17,6 +17,7 @@
 //! feeds the append-only file; replay of that file is therefore
 //! deterministic.
 
+pub mod collection;
 pub mod conn;
 mod docs;
 pub mod hash;

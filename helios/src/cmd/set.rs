@@ -13,42 +13,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::collection;
 use super::keys::parse_cursor;
 use super::table::{flags as f, Command};
 use super::{arg_i64, is, CmdError, CmdResult, Ctx, SYNTAX, WRONGTYPE};
-use crate::atlas::{glob, Db, SetValue, Value};
+use crate::atlas::{Db, SetValue, Value};
 
-/// The set at `key`, if any (an expired key is deleted first).
 fn get_set<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d SetValue>, CmdError> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(WRONGTYPE.into()),
-        },
-    }
+    collection::get(db, key, now)
 }
 
-/// Runs `f` on the set at `key` for writing, creating it empty first if
-/// needed, and deletes the key if `f` leaves the set empty. The caller has
-/// checked that `key` holds a set or nothing.
 fn with_set<T>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&mut SetValue) -> T) -> T {
-    if db.peek(key, now).is_none() {
-        db.insert(key, Value::Set(Arc::new(SetValue::new())), 0, now);
-    }
-    let (out, empty) = {
-        let mut e = db.get_mut(key, now).expect("present: inserted above");
-        let Value::Set(s) = &mut e.value else {
-            unreachable!("the caller checked the type")
-        };
-        let s = Arc::make_mut(s);
-        let out = f(s);
-        (out, s.is_empty())
-    };
-    if empty {
-        db.remove(key);
-    }
-    out
+    collection::with(db, key, now, f)
 }
 
 /// Replies with `members` as a set (RESP3 `~`, RESP2 array).
@@ -420,29 +396,13 @@ fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10i64;
-    let mut i = 3;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        if is(&args[i], "count") && more {
-            count = arg_i64(&args[i + 1])?;
-            if count < 1 {
-                return Err(SYNTAX.into());
-            }
-        } else if is(&args[i], "match") && more {
-            pattern = Some(&args[i + 1]);
-        } else {
-            return Err(SYNTAX.into());
-        }
-        i += 2;
-    }
+    let o = collection::scan_options(args, 3, false)?;
     let db = &mut ctx.store.ks.dbs[ctx.client.db];
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = match get_set(db, &args[1], now)? {
         None => 0,
-        Some(s) => s.scan(cursor, count as usize, |m| {
-            if pattern.is_none_or(|p| p == b"*" || glob::matches(p, m, false)) {
+        Some(s) => s.scan(cursor, o.count, |m| {
+            if o.matches(m) {
                 found.push(m.to_vec());
             }
         }),

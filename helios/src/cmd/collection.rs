@@ -1,0 +1,131 @@
+//! Access to collection values (hashes, sets, lists) for the command
+//! families: typed lookup with WRONGTYPE, and write access that creates
+//! the value on first use and deletes the key when the value empties (a
+//! collection key is never empty). Also the option parsing shared by the
+//! `SCAN` family.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{arg_i64, is, CmdError, SYNTAX, WRONGTYPE};
+use crate::atlas::{Db, HashValue, ListValue, SetValue, Value};
+
+/// A collection type stored behind an `Arc` in a [`Value`].
+pub trait Collection: Clone + Default {
+    fn of(v: &Value) -> Option<&Arc<Self>>;
+    fn of_mut(v: &mut Value) -> Option<&mut Arc<Self>>;
+    fn wrap(self) -> Value;
+    fn is_empty(&self) -> bool;
+}
+
+macro_rules! collection {
+    ($t:ty, $variant:ident) => {
+        impl Collection for $t {
+            fn of(v: &Value) -> Option<&Arc<Self>> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Arc<Self>> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn wrap(self) -> Value {
+                Value::$variant(Arc::new(self))
+            }
+            fn is_empty(&self) -> bool {
+                <$t>::is_empty(self)
+            }
+        }
+    };
+}
+
+collection!(HashValue, Hash);
+collection!(SetValue, Set);
+collection!(ListValue, List);
+
+/// The `T` at `key`, if any (an expired key is deleted first); WRONGTYPE
+/// if the key holds something else.
+pub fn get<'d, T: Collection>(
+    db: &'d mut Db,
+    key: &[u8],
+    now: u64,
+) -> Result<Option<&'d T>, CmdError> {
+    match db.get(key, now) {
+        None => Ok(None),
+        Some(e) => T::of(&e.value)
+            .map(|x| Some(&**x))
+            .ok_or(CmdError::from(WRONGTYPE)),
+    }
+}
+
+/// Runs `f` on the `T` at `key` for writing, creating it empty first if
+/// needed, and deletes the key if `f` leaves it empty. The caller has
+/// checked that `key` holds a `T` or nothing ([`get`]).
+pub fn with<T: Collection, R>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&mut T) -> R) -> R {
+    if db.peek(key, now).is_none() {
+        db.insert(key, T::default().wrap(), 0, now);
+    }
+    let (out, empty) = {
+        let mut e = db.get_mut(key, now).expect("present: inserted above");
+        let x = T::of_mut(&mut e.value).expect("the caller checked the type");
+        let x = Arc::make_mut(x);
+        let out = f(x);
+        (out, x.is_empty())
+    };
+    if empty {
+        db.remove(key);
+    }
+    out
+}
+
+/// `[MATCH pattern] [COUNT count]` (and `TYPE type` where `with_type`),
+/// from `args[from..]`, with Redis's errors.
+pub struct ScanOptions<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub typ: Option<&'a [u8]>,
+}
+
+pub fn scan_options(
+    args: &[Bytes],
+    from: usize,
+    with_type: bool,
+) -> Result<ScanOptions<'_>, CmdError> {
+    let mut o = ScanOptions {
+        pattern: None,
+        count: 10,
+        typ: None,
+    };
+    let mut i = from;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if is(&args[i], "count") && more {
+            let n = arg_i64(&args[i + 1])?;
+            if n < 1 {
+                return Err(SYNTAX.into());
+            }
+            o.count = n as usize;
+        } else if is(&args[i], "match") && more {
+            o.pattern = Some(&args[i + 1]);
+        } else if with_type && is(&args[i], "type") && more {
+            o.typ = Some(&args[i + 1]);
+        } else {
+            return Err(SYNTAX.into());
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+impl ScanOptions<'_> {
+    /// Whether `item` passes `MATCH`.
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| p == b"*" || crate::atlas::glob::matches(p, item, false))
+    }
+}
