@@ -162,7 +162,9 @@ impl Ctx<'_> {
         use rand::SeedableRng;
         match self.seed {
             Some(seed) => rand::rngs::StdRng::seed_from_u64(seed),
-            None => rand::rngs::StdRng::from_entropy(),
+            // Seeded from the thread's generator: no system call per command.
+            None => rand::rngs::StdRng::from_rng(rand::thread_rng())
+                .unwrap_or_else(|_| rand::rngs::StdRng::from_entropy()),
         }
     }
 

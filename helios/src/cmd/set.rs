@@ -114,8 +114,9 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         _ => return Err(SYNTAX.into()),
     };
     let now = ctx.now;
-    let mut rng = ctx.rng();
     let key = &args[1];
+    // Cheap (no system call); in raft mode the entry's seed.
+    let mut rng = ctx.rng();
     let db = ctx.db();
     let Some(s) = get_set(db, key, now)? else {
         match count {
