@@ -32,6 +32,11 @@
 //!   `SCARD`; then Redis's set is made to match Helios's (the members Redis
 //!   popped go back, the ones Helios popped are removed), so both carry on
 //!   with the same data and representation.
+//! * Transactions: `MULTI`, one to four commands from the same generator
+//!   (only ones compared exactly, and never `SELECT`, which would move the
+//!   client where the model does not follow), then `EXEC` or `DISCARD`;
+//!   every `QUEUED`, queue-time error and the `EXEC` array (or
+//!   `EXECABORT`) are compared exactly.
 //! * `OBJECT ENCODING` is compared exactly, including the history-dependent
 //!   cases (`APPEND`/`SETRANGE` leave `raw`, `INCRBYFLOAT` never gives `int`,
 //!   `RENAME`/`COPY`/`MOVE` keep the encoding).
@@ -163,6 +168,8 @@ enum Step {
     RandomKey,
     /// `SPOP` (random effect): see the module docs.
     Spop(Args),
+    /// `MULTI`, the queued commands, then `EXEC` or `DISCARD`.
+    Txn(Vec<Args>, Args),
 }
 
 // ---- generation ------------------------------------------------------------
@@ -599,18 +606,47 @@ impl Gen {
             ("BRPOP", 5),
             ("BLMOVE", 4),
             ("BLMPOP", 4),
+            ("TXN", 15),
         ];
-        let total: u32 = TABLE.iter().map(|(_, w)| w).sum();
+        let which = self.weighted(TABLE);
+        if which == "TXN" {
+            return self.txn(TABLE);
+        }
+        self.gen_cmd(which)
+    }
+
+    /// A name drawn from `table` by weight.
+    fn weighted(&mut self, table: &[(&'static str, u32)]) -> &'static str {
+        let total: u32 = table.iter().map(|(_, w)| w).sum();
         let mut r = self.rng.gen_range(0..total);
-        let mut which = TABLE[0].0;
-        for (n, w) in TABLE {
+        for (n, w) in table {
             if r < *w {
-                which = n;
-                break;
+                return n;
             }
             r -= w;
         }
-        self.gen_cmd(which)
+        table[0].0
+    }
+
+    /// A transaction: see the module docs.
+    fn txn(&mut self, table: &[(&'static str, u32)]) -> Step {
+        let n = self.rng.gen_range(1..=4);
+        let mut cmds = Vec::new();
+        while cmds.len() < n {
+            let which = self.weighted(table);
+            if matches!(which, "TXN" | "SELECT") {
+                continue;
+            }
+            if let Step::Cmd(a, Cmp::Exact) = self.gen_cmd(which) {
+                cmds.push(a);
+            }
+        }
+        let end = if self.chance(0.9) {
+            self.name("EXEC")
+        } else {
+            self.name("DISCARD")
+        };
+        Step::Txn(cmds, vec![end])
     }
 
     fn gen_cmd(&mut self, which: &str) -> Step {
@@ -1731,6 +1767,22 @@ impl Run {
                 let (r, h) = self.clients[c].both(&a);
                 bad = !self.check(&label, c, &a, cmp, &r, &h);
                 self.model.update(c, &a, &r);
+            }
+            Step::Txn(cmds, end) => {
+                let multi = vec![b("MULTI")];
+                for a in std::iter::once(&multi)
+                    .chain(&cmds)
+                    .chain(std::iter::once(&end))
+                {
+                    self.log(&label, c, a);
+                    let (r, h) = self.clients[c].both(a);
+                    if !self.check(&label, c, a, Cmp::Exact, &r, &h) {
+                        bad = true;
+                        // Leave no transaction open on either server.
+                        self.clients[c].both(&[b("DISCARD")]);
+                        break;
+                    }
+                }
             }
             Step::Spop(a) => {
                 self.log(&label, c, &a);

@@ -146,8 +146,9 @@ pub struct Ctx<'a> {
     pub loading: bool,
     pub action: Option<Action>,
     /// Raft mode: what random draws of a write (`SPOP`) derive from, the
-    /// same on every node for the same log entry. `None`: fresh entropy
-    /// (standalone, where a write is logged by its effect instead).
+    /// same on every node for the same log entry. `None`: the thread's
+    /// random generator (standalone, where a random write is logged by its
+    /// effect instead).
     pub seed: Option<u64>,
 }
 
