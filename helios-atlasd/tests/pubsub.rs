@@ -50,6 +50,29 @@ fn script(port: u16, proto: &str) -> Vec<String> {
         "PUBSUB CHANNELS b*",
         publ.call(&[b"PUBSUB", b"CHANNELS", b"b*"]),
     );
+    note("sub", "SSUBSCRIBE s1", sub.call(&[b"SSUBSCRIBE", b"s1"]));
+    note(
+        "pub",
+        "SPUBLISH s1 m",
+        publ.call(&[b"SPUBLISH", b"s1", b"m"]),
+    );
+    note("sub", "smessage", sub.reply());
+    note(
+        "pub",
+        "PUBLISH s1 not-shard",
+        publ.call(&[b"PUBLISH", b"s1", b"x"]),
+    );
+    note(
+        "pub",
+        "PUBSUB SHARDCHANNELS",
+        publ.call(&[b"PUBSUB", b"SHARDCHANNELS"]),
+    );
+    note(
+        "pub",
+        "PUBSUB SHARDNUMSUB s1 a",
+        publ.call(&[b"PUBSUB", b"SHARDNUMSUB", b"s1", b"a"]),
+    );
+    note("sub", "SUNSUBSCRIBE", sub.call(&[b"SUNSUBSCRIBE"]));
     note("sub", "PING", sub.call(&[b"PING"]));
     note("sub", "PING x", sub.call(&[b"PING", b"x"]));
     note("sub", "GET k", sub.call(&[b"GET", b"k"]));

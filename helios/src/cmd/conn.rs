@@ -12,7 +12,7 @@ fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
         return Err("ERR wrong number of arguments for 'ping' command".into());
     }
-    if !ctx.out.resp3 && ctx.client.subscriptions() > 0 {
+    if !ctx.out.resp3 && ctx.client.subscribed() {
         // A subscribed RESP2 client gets PING's answer in message form.
         ctx.out.array(2);
         ctx.out.bulk(b"pong");
@@ -162,11 +162,15 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     c.no_touch = false;
     c.multi = None;
     c.watched.clear();
-    for ch in std::mem::take(&mut c.channels) {
-        ctx.server.pubsub.unsubscribe(false, &ch, c.id);
-    }
-    for p in std::mem::take(&mut c.patterns) {
-        ctx.server.pubsub.unsubscribe(true, &p, c.id);
+    use crate::server::pubsub::Kind;
+    for (kind, names) in [
+        (Kind::Channel, std::mem::take(&mut c.channels)),
+        (Kind::Pattern, std::mem::take(&mut c.patterns)),
+        (Kind::Shard, std::mem::take(&mut c.shard_channels)),
+    ] {
+        for name in names {
+            ctx.server.pubsub.unsubscribe(kind, &name, c.id);
+        }
     }
     c.authenticated = ctx.server.config.read().requirepass.is_none();
     ctx.out.simple("RESET");

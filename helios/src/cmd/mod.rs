@@ -217,10 +217,7 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
         );
         return;
     }
-    if !ctx.out.resp3
-        && ctx.client.subscriptions() > 0
-        && !pubsub::allowed_while_subscribed(cmd.name)
-    {
+    if !ctx.out.resp3 && ctx.client.subscribed() && !pubsub::allowed_while_subscribed(cmd.name) {
         multi::doom(ctx);
         let msg = format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
         reply_error(ctx, Some((cmd.full_name, false)), &msg);

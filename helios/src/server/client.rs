@@ -118,6 +118,7 @@ pub struct Client {
     /// Pub/sub channels and patterns this client is subscribed to.
     pub channels: std::collections::BTreeSet<bytes::Bytes>,
     pub patterns: std::collections::BTreeSet<bytes::Bytes>,
+    pub shard_channels: std::collections::BTreeSet<bytes::Bytes>,
     /// Where published messages for this client are queued (made on the
     /// first subscription), and the connection's end of it.
     pub mailbox: Option<super::pubsub::Mailbox>,
@@ -128,6 +129,11 @@ impl Client {
     /// Channels plus patterns (what subscribe replies count).
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether the client is in subscribed mode (any kind of subscription).
+    pub fn subscribed(&self) -> bool {
+        self.subscriptions() + self.shard_channels.len() > 0
     }
 
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
@@ -148,6 +154,7 @@ impl Client {
             in_exec: false,
             channels: Default::default(),
             patterns: Default::default(),
+            shard_channels: Default::default(),
             mailbox: None,
             messages: None,
         }

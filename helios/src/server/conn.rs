@@ -862,7 +862,7 @@ fn classify(client: &Client, args: &[Bytes]) -> Kind {
         return Kind::Read;
     }
     // PUBLISH goes through the log so that every node delivers it.
-    if cmd.name == "publish" {
+    if cmd.name == "publish" || cmd.name == "spublish" {
         return Kind::Write;
     }
     if cmd.has(Flags::WRITE) && cmd.has(Flags::BLOCKING) {

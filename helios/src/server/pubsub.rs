@@ -21,10 +21,35 @@ pub struct Mailbox {
     pub resp3: bool,
 }
 
+/// What a subscription is to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `SUBSCRIBE`: one channel.
+    Channel,
+    /// `PSUBSCRIBE`: channels matching a glob pattern.
+    Pattern,
+    /// `SSUBSCRIBE`: a shard channel, a namespace of its own reached by
+    /// `SPUBLISH` (one shard here, so it behaves like a channel).
+    Shard,
+}
+
+type Subscribers = HashMap<Bytes, HashMap<u64, Mailbox>>;
+
 #[derive(Default)]
 struct Inner {
-    channels: HashMap<Bytes, HashMap<u64, Mailbox>>,
-    patterns: HashMap<Bytes, HashMap<u64, Mailbox>>,
+    channels: Subscribers,
+    patterns: Subscribers,
+    shard: Subscribers,
+}
+
+impl Inner {
+    fn map(&mut self, kind: Kind) -> &mut Subscribers {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard,
+        }
+    }
 }
 
 /// The registry of subscriptions.
@@ -55,30 +80,36 @@ pub fn encode(resp3: bool, parts: &[&[u8]]) -> Bytes {
     Bytes::from(b)
 }
 
+/// Queues one message per subscriber, encoded once per protocol.
+fn deliver<'a>(subs: impl Iterator<Item = &'a Mailbox>, parts: &[&[u8]]) -> usize {
+    let mut cached: [Option<Bytes>; 2] = [None, None];
+    let mut sent = 0;
+    for m in subs {
+        let bytes = cached[usize::from(m.resp3)]
+            .get_or_insert_with(|| encode(m.resp3, parts))
+            .clone();
+        let _ = m.tx.send(bytes);
+        sent += 1;
+    }
+    sent
+}
+
 impl PubSub {
-    /// Adds `id` to `channel` (`pattern`: to a pattern); false if it was
-    /// already there.
-    pub fn subscribe(&self, pattern: bool, name: &[u8], id: u64, mailbox: &Mailbox) -> bool {
-        let mut inner = self.inner.lock();
-        let map = if pattern {
-            &mut inner.patterns
-        } else {
-            &mut inner.channels
-        };
-        map.entry(Bytes::copy_from_slice(name))
+    /// Adds `id` to `name`; false if it was already there.
+    pub fn subscribe(&self, kind: Kind, name: &[u8], id: u64, mailbox: &Mailbox) -> bool {
+        self.inner
+            .lock()
+            .map(kind)
+            .entry(Bytes::copy_from_slice(name))
             .or_default()
             .insert(id, mailbox.clone())
             .is_none()
     }
 
     /// Removes `id` from `name`; false if it was not there.
-    pub fn unsubscribe(&self, pattern: bool, name: &[u8], id: u64) -> bool {
+    pub fn unsubscribe(&self, kind: Kind, name: &[u8], id: u64) -> bool {
         let mut inner = self.inner.lock();
-        let map = if pattern {
-            &mut inner.patterns
-        } else {
-            &mut inner.channels
-        };
+        let map = inner.map(kind);
         let Some(subs) = map.get_mut(name) else {
             return false;
         };
@@ -93,7 +124,7 @@ impl PubSub {
     pub fn remove_client(&self, id: u64) {
         let mut guard = self.inner.lock();
         let inner = &mut *guard;
-        for map in [&mut inner.channels, &mut inner.patterns] {
+        for map in [&mut inner.channels, &mut inner.patterns, &mut inner.shard] {
             map.retain(|_, subs| {
                 subs.remove(&id);
                 !subs.is_empty()
@@ -101,44 +132,37 @@ impl PubSub {
         }
     }
 
-    /// Delivers `message` on `channel`; returns how many subscriptions
-    /// (direct and by pattern) it was queued for.
+    /// `PUBLISH`: delivers `message` on `channel`; returns how many
+    /// subscriptions (direct and by pattern) it was queued for.
     pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
         let inner = self.inner.lock();
         let mut sent = 0;
-        let mut cached: [Option<Bytes>; 2] = [None, None];
         if let Some(subs) = inner.channels.get(channel) {
-            for m in subs.values() {
-                let bytes = cached[usize::from(m.resp3)]
-                    .get_or_insert_with(|| encode(m.resp3, &[b"message", channel, message]))
-                    .clone();
-                let _ = m.tx.send(bytes);
-                sent += 1;
-            }
+            sent += deliver(subs.values(), &[b"message", channel, message]);
         }
         for (pattern, subs) in &inner.patterns {
-            if !glob::matches(pattern, channel, false) {
-                continue;
-            }
-            let mut by_proto: [Option<Bytes>; 2] = [None, None];
-            for m in subs.values() {
-                let bytes = by_proto[usize::from(m.resp3)]
-                    .get_or_insert_with(|| {
-                        encode(m.resp3, &[b"pmessage", pattern, channel, message])
-                    })
-                    .clone();
-                let _ = m.tx.send(bytes);
-                sent += 1;
+            if glob::matches(pattern, channel, false) {
+                sent += deliver(subs.values(), &[b"pmessage", pattern, channel, message]);
             }
         }
         sent
     }
 
-    /// Channels with at least one subscriber, matching `pattern` if given.
-    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    /// `SPUBLISH`: delivers `message` to the subscribers of shard channel
+    /// `channel`; returns how many.
+    pub fn publish_shard(&self, channel: &[u8], message: &[u8]) -> usize {
         let inner = self.inner.lock();
+        inner.shard.get(channel).map_or(0, |subs| {
+            deliver(subs.values(), &[b"smessage", channel, message])
+        })
+    }
+
+    /// Channels of `kind` (channel or shard) with at least one subscriber,
+    /// matching `pattern` if given.
+    pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut inner = self.inner.lock();
         let mut v: Vec<Bytes> = inner
-            .channels
+            .map(kind)
             .keys()
             .filter(|c| pattern.is_none_or(|p| glob::matches(p, c, false)))
             .cloned()
@@ -148,10 +172,10 @@ impl PubSub {
     }
 
     /// Subscribers of `channel` (patterns not counted, as in Redis).
-    pub fn numsub(&self, channel: &[u8]) -> usize {
+    pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
         self.inner
             .lock()
-            .channels
+            .map(kind)
             .get(channel)
             .map_or(0, |s| s.len())
     }
@@ -179,9 +203,9 @@ mod tests {
             tx: tx3,
             resp3: true,
         };
-        assert!(ps.subscribe(false, b"news", 1, &m2));
-        assert!(!ps.subscribe(false, b"news", 1, &m2));
-        assert!(ps.subscribe(true, b"n*", 2, &m3));
+        assert!(ps.subscribe(Kind::Channel, b"news", 1, &m2));
+        assert!(!ps.subscribe(Kind::Channel, b"news", 1, &m2));
+        assert!(ps.subscribe(Kind::Pattern, b"n*", 2, &m3));
         assert_eq!(ps.publish(b"news", b"hi"), 2);
         assert_eq!(
             rx2.try_recv().unwrap(),
@@ -192,10 +216,13 @@ mod tests {
             Bytes::from_static(b">4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n")
         );
         assert_eq!(ps.publish(b"other", b"x"), 0);
-        assert_eq!(ps.channels(None), [Bytes::from_static(b"news")]);
-        assert_eq!((ps.numsub(b"news"), ps.numpat()), (1, 1));
+        assert_eq!(
+            ps.channels(Kind::Channel, None),
+            [Bytes::from_static(b"news")]
+        );
+        assert_eq!((ps.numsub(Kind::Channel, b"news"), ps.numpat()), (1, 1));
         ps.remove_client(1);
-        assert_eq!(ps.numsub(b"news"), 0);
-        assert!(ps.channels(None).is_empty());
+        assert_eq!(ps.numsub(Kind::Channel, b"news"), 0);
+        assert!(ps.channels(Kind::Channel, None).is_empty());
     }
 }
