@@ -63,18 +63,19 @@ pub fn exec_marker(watched: &[Watched]) -> Vec<Bytes> {
 /// Applies a raft-mode transaction entry (`cmds[0]` is the marker): checks
 /// the watches, then runs the rest as `EXEC` would.
 pub fn apply_exec(ctx: &mut Ctx, cmds: &[Vec<Bytes>]) {
-    let watched: Vec<Watched> = cmds[0][1..]
+    // A marker that does not parse fails closed: the transaction aborts.
+    let watched: Option<Vec<Watched>> = cmds[0][1..]
         .chunks(3)
-        .filter_map(|w| {
-            let text = |b: &Bytes| std::str::from_utf8(b).ok().map(str::to_owned);
+        .map(|w| {
+            let number = |b: &Bytes| std::str::from_utf8(b).ok()?.parse().ok();
             Some(Watched {
-                db: text(&w[0])?.parse().ok()?,
+                db: number(&w[0])? as usize,
                 key: w.get(1)?.clone(),
-                fingerprint: text(w.get(2)?)?.parse().ok()?,
+                fingerprint: number(w.get(2)?)?,
             })
         })
         .collect();
-    if !watches_hold(ctx, &watched) {
+    if !watched.is_some_and(|w| watches_hold(ctx, &w)) {
         ctx.out.null_array();
         return;
     }

@@ -561,6 +561,17 @@ mod tests {
         }
     }
 
+    /// `ks` written to `p`, with the header rewritten to say version 1.
+    fn written_as_version_1(p: &Path, ks: &Keyspace) -> Vec<u8> {
+        write(p, &capture(ks), 4, 1000).unwrap();
+        let mut data = std::fs::read(p).unwrap();
+        data[8..12].copy_from_slice(&1u32.to_le_bytes());
+        data[12..16].fill(0);
+        let crc = crc32c::crc32c(&data[..HEADER_LEN]);
+        data[12..16].copy_from_slice(&crc.to_le_bytes());
+        data
+    }
+
     #[test]
     fn version_1_files_still_load() {
         // A version-1 file is a version-2 file with strings only and the
@@ -569,12 +580,7 @@ mod tests {
         let p = dir.path().join("v1.hsnap");
         let mut ks = Keyspace::new(16);
         ks.dbs[0].insert(b"k", Value::Str(Blob::new(b"v")), 0, 1);
-        write(&p, &capture(&ks), 4, 1000).unwrap();
-        let mut data = std::fs::read(&p).unwrap();
-        data[8..12].copy_from_slice(&1u32.to_le_bytes());
-        data[12..16].fill(0);
-        let crc = crc32c::crc32c(&data[..HEADER_LEN]);
-        data[12..16].copy_from_slice(&crc.to_le_bytes());
+        let data = written_as_version_1(&p, &ks);
         let mut back = Keyspace::new(16);
         let info = load_bytes(&data, &p, 0, &mut back).unwrap();
         assert_eq!(info.keys, 1);
@@ -587,12 +593,7 @@ mod tests {
         h.insert(b"f", Blob::new(b"v"));
         let mut ks = Keyspace::new(16);
         ks.dbs[0].insert(b"h", Value::Hash(Arc::new(h)), 0, 1);
-        write(&p, &capture(&ks), 4, 1000).unwrap();
-        let mut data = std::fs::read(&p).unwrap();
-        data[8..12].copy_from_slice(&1u32.to_le_bytes());
-        data[12..16].fill(0);
-        let crc = crc32c::crc32c(&data[..HEADER_LEN]);
-        data[12..16].copy_from_slice(&crc.to_le_bytes());
+        let data = written_as_version_1(&p, &ks);
         let e = load_bytes(&data, &p, 0, &mut Keyspace::new(16)).unwrap_err();
         assert!(e.to_string().contains("unknown record type 0x03"), "{e}");
     }
