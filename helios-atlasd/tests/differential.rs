@@ -1,6 +1,7 @@
 //! Differential test: the real `redis-server` is the oracle for Helios.
 //!
-//! A seeded random sequence of string, hash, set, list and generic-key commands,
+//! A seeded random sequence of string, hash, set, list, sorted set and
+//! generic-key commands,
 //! with valid and invalid arguments (all types share the keys, so
 //! WRONGTYPE paths run too), runs against both servers over a small key space
 //! (`k0`..`k11` and a few odd names, in databases 0..2) from several logical
@@ -32,6 +33,11 @@
 //!   `SCARD`; then Redis's set is made to match Helios's (the members Redis
 //!   popped go back, the ones Helios popped are removed), so both carry on
 //!   with the same data and representation.
+//! * Sorted sets are compared exactly (their order is defined), except
+//!   `ZRANDMEMBER` by shape and `ZSCAN` like `HSCAN`. Scores cover ties,
+//!   infinities, `-0`, and texts `ZADD` must refuse; `BIGZSET` crosses the
+//!   listpack limit (128 entries) in one command, long members cross the
+//!   64-byte one.
 //! * Transactions: `MULTI`, one to four commands from the same generator
 //!   (only ones compared exactly, and never `SELECT`, which would move the
 //!   client where the model does not follow), then `EXEC` or `DISCARD`;
@@ -256,6 +262,64 @@ impl Gen {
             55..=62 => self.pick_b(&["007", "+1", "-0", " 1", "9223372036854775808", "1.0"]),
             63..=95 => self.word(1, 3),
             _ => vec![b'm'; 70],
+        }
+    }
+
+    /// A sorted set member: mostly a few letters (so lex ranges and ties
+    /// matter), sometimes a number or a member past the listpack limit.
+    fn zmember(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=79 => vec![self.pick(b"abcdefgh")],
+            80..=89 => self.word(2, 3),
+            90..=96 => self.rng.gen_range(-3i64..10).to_string().into_bytes(),
+            _ => vec![b'z'; 70],
+        }
+    }
+
+    /// A score: small integers (ties between members are common), decimals
+    /// and the odd forms `ZADD` must accept or refuse.
+    fn zscore(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=59 => self.rng.gen_range(-3i64..6).to_string().into_bytes(),
+            60..=79 => format!("{:.2}", self.rng.gen_range(-5.0..5.0)).into_bytes(),
+            _ => self.pick_b(&[
+                "inf", "-inf", "+inf", "0.1", "-0", "1e17", "1.5e-5", "nan", "abc", "", "1e400",
+                "1e-400", " 1", "0x10", "3.", ".5",
+            ]),
+        }
+    }
+
+    /// A score range bound: `(` for exclusive, infinities, or invalid.
+    fn zbound(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=49 => self.rng.gen_range(-3i64..6).to_string().into_bytes(),
+            50..=74 => format!("({}", self.rng.gen_range(-3i64..6)).into_bytes(),
+            75..=94 => self.pick_b(&["-inf", "+inf", "inf", "(-inf", "(+inf", "1.5", "(0.5"]),
+            _ => self.pick_b(&["abc", "(", "", "nan", "((1", "1x"]),
+        }
+    }
+
+    /// A lex range bound.
+    fn zlex(&mut self) -> Vec<u8> {
+        match self.pct() {
+            0..=29 => format!("[{}", self.pick(b"abcdefgh") as char).into_bytes(),
+            30..=59 => format!("({}", self.pick(b"abcdefgh") as char).into_bytes(),
+            60..=89 => self.pick_b(&["-", "+", "[", "(", "[aa"]),
+            _ => self.pick_b(&["a", "", "++", "-x"]),
+        }
+    }
+
+    /// `ZRANGE`-family options after the range.
+    fn zrange_opts(&mut self, a: &mut Args, names: &[&str]) {
+        for _ in 0..self.rng.gen_range(0..3) {
+            let opt = self.pick(names);
+            if opt == "LIMIT" {
+                a.push(self.name("LIMIT"));
+                a.push(self.pick_b(&["0", "1", "2", "-1", "5", "x"]));
+                a.push(self.pick_b(&["1", "2", "-1", "0", "10"]));
+            } else {
+                a.push(self.name(opt));
+            }
         }
     }
 
@@ -606,6 +670,34 @@ impl Gen {
             ("BRPOP", 5),
             ("BLMOVE", 4),
             ("BLMPOP", 4),
+            ("ZADD", 45),
+            ("ZINCRBY", 12),
+            ("ZREM", 15),
+            ("ZSCORE", 10),
+            ("ZMSCORE", 6),
+            ("ZCARD", 6),
+            ("ZCOUNT", 10),
+            ("ZLEXCOUNT", 8),
+            ("ZRANK", 10),
+            ("ZRANGE", 25),
+            ("ZRANGESTORE", 8),
+            ("ZRANGEBYSCORE", 10),
+            ("ZREVRANGEBYSCORE", 8),
+            ("ZRANGEBYLEX", 8),
+            ("ZREVRANGEBYLEX", 6),
+            ("ZREVRANGE", 8),
+            ("ZREMRANGEBYRANK", 6),
+            ("ZREMRANGEBYSCORE", 6),
+            ("ZREMRANGEBYLEX", 5),
+            ("ZPOPMIN", 10),
+            ("ZMPOP", 8),
+            ("BZPOPMIN", 4),
+            ("BZMPOP", 4),
+            ("ZSETOP", 20),
+            ("ZINTERCARD", 6),
+            ("ZRANDMEMBER", 8),
+            ("ZSCAN", 6),
+            ("BIGZSET", 2),
             ("TXN", 15),
         ];
         let which = self.weighted(TABLE);
@@ -1134,6 +1226,230 @@ impl Gen {
                     a.push(self.pick_b(&["1", "3", "0"]));
                 }
             }
+            "ZADD" => {
+                a.push(self.key());
+                for _ in 0..self.rng.gen_range(0..3) {
+                    let o = self.pick(&["NX", "XX", "GT", "LT", "CH", "INCR", "ch", "FOO"]);
+                    a.push(self.name(o));
+                }
+                let n = match self.pct() {
+                    0..=69 => 1,
+                    70..=94 => self.rng.gen_range(2..=4),
+                    _ => 0,
+                };
+                for _ in 0..n {
+                    a.push(self.zscore());
+                    a.push(self.zmember());
+                }
+                if self.chance(0.03) {
+                    a.push(self.zscore());
+                }
+            }
+            "ZINCRBY" => {
+                a.push(self.key());
+                a.push(self.zscore());
+                a.push(self.zmember());
+            }
+            "ZREM" => {
+                a.push(self.key());
+                for _ in 0..self.rng.gen_range(1..=3) {
+                    a.push(self.zmember());
+                }
+            }
+            "ZSCORE" => {
+                a.push(self.key());
+                a.push(self.zmember());
+            }
+            "ZMSCORE" => {
+                a.push(self.key());
+                for _ in 0..self.rng.gen_range(1..=3) {
+                    a.push(self.zmember());
+                }
+            }
+            "ZCARD" => a.push(self.key()),
+            "ZCOUNT" | "ZREMRANGEBYSCORE" => {
+                a.push(self.key());
+                a.push(self.zbound());
+                a.push(self.zbound());
+            }
+            "ZLEXCOUNT" | "ZREMRANGEBYLEX" => {
+                a.push(self.key());
+                a.push(self.zlex());
+                a.push(self.zlex());
+            }
+            "ZREMRANGEBYRANK" => {
+                a.push(self.key());
+                a.push(self.list_index());
+                a.push(self.list_index());
+            }
+            "ZRANK" => {
+                // ZREVRANK too; WITHSCORE is Redis 7.2 (the oracle is 7.0).
+                a[0] = self.pick_b(&["ZRANK", "ZREVRANK"]);
+                a.push(self.key());
+                a.push(self.zmember());
+            }
+            "ZRANGE" | "ZRANGESTORE" => {
+                if which == "ZRANGESTORE" {
+                    a.push(self.key());
+                }
+                a.push(self.key());
+                match self.pct() {
+                    0..=39 => {
+                        a.push(self.list_index());
+                        a.push(self.list_index());
+                    }
+                    40..=74 => {
+                        a.push(self.zbound());
+                        a.push(self.zbound());
+                        a.push(self.name("BYSCORE"));
+                    }
+                    _ => {
+                        a.push(self.zlex());
+                        a.push(self.zlex());
+                        a.push(self.name("BYLEX"));
+                    }
+                }
+                self.zrange_opts(&mut a, &["REV", "WITHSCORES", "LIMIT", "REV", "BYSCORE"]);
+            }
+            "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" => {
+                a.push(self.key());
+                a.push(self.zbound());
+                a.push(self.zbound());
+                self.zrange_opts(&mut a, &["WITHSCORES", "LIMIT", "LIMIT", "REV"]);
+            }
+            "ZRANGEBYLEX" | "ZREVRANGEBYLEX" => {
+                a.push(self.key());
+                a.push(self.zlex());
+                a.push(self.zlex());
+                self.zrange_opts(&mut a, &["LIMIT", "LIMIT", "WITHSCORES"]);
+            }
+            "ZREVRANGE" => {
+                a.push(self.key());
+                a.push(self.list_index());
+                a.push(self.list_index());
+                self.zrange_opts(&mut a, &["WITHSCORES", "LIMIT"]);
+            }
+            "ZPOPMIN" => {
+                a[0] = self.pick_b(&["ZPOPMIN", "ZPOPMAX"]);
+                a.push(self.key());
+                match self.pct() {
+                    0..=49 => {}
+                    50..=89 => a.push(self.rng.gen_range(0i64..5).to_string().into_bytes()),
+                    _ => a.push(self.pick_b(&["-1", "abc"])),
+                }
+            }
+            "ZMPOP" | "BZMPOP" => {
+                if which == "BZMPOP" {
+                    a.push(self.block_timeout());
+                }
+                let n = self.rng.gen_range(1..=3);
+                let mut count = n.to_string().into_bytes();
+                if self.chance(0.1) {
+                    count = self.pick_b(&["0", "-1", "abc", "9"]);
+                }
+                a.push(count);
+                let ks = self.keys(n, n);
+                a.extend(ks);
+                a.push(self.pick_b(&["MIN", "MAX", "max", "UP"]));
+                if self.chance(0.4) {
+                    a.push(self.name("COUNT"));
+                    a.push(self.pick_b(&["1", "2", "5", "0", "-1"]));
+                }
+            }
+            "BZPOPMIN" => {
+                a[0] = self.pick_b(&["BZPOPMIN", "BZPOPMAX"]);
+                let ks = self.keys(1, 2);
+                a.extend(ks);
+                a.push(self.block_timeout());
+            }
+            "ZSETOP" => {
+                let op = self.pick(&[
+                    "ZUNION",
+                    "ZINTER",
+                    "ZDIFF",
+                    "ZUNIONSTORE",
+                    "ZINTERSTORE",
+                    "ZDIFFSTORE",
+                ]);
+                a = vec![self.name(op)];
+                if op.ends_with("STORE") {
+                    a.push(self.key());
+                }
+                let n = self.rng.gen_range(1..=3);
+                let mut count = n.to_string().into_bytes();
+                if self.chance(0.08) {
+                    count = self.pick_b(&["0", "-1", "abc", "9"]);
+                }
+                a.push(count);
+                let ks = self.keys(n, n);
+                a.extend(ks);
+                for _ in 0..self.rng.gen_range(0..3) {
+                    match self.pct() {
+                        0..=34 => {
+                            a.push(self.name("WEIGHTS"));
+                            for _ in 0..n {
+                                a.push(self.pick_b(&["1", "2", "0", "-1", "0.5", "inf", "x"]));
+                            }
+                        }
+                        35..=69 => {
+                            a.push(self.name("AGGREGATE"));
+                            a.push(self.pick_b(&["SUM", "MIN", "MAX", "max", "AVG"]));
+                        }
+                        70..=94 => a.push(self.name("WITHSCORES")),
+                        _ => a.push(self.name("LIMIT")),
+                    }
+                }
+            }
+            "ZINTERCARD" => {
+                let n = self.rng.gen_range(1..=3);
+                a.push(n.to_string().into_bytes());
+                let ks = self.keys(n, n);
+                a.extend(ks);
+                if self.chance(0.4) {
+                    a.push(self.name("LIMIT"));
+                    a.push(self.pick_b(&["0", "1", "2", "-1", "x"]));
+                }
+            }
+            "ZRANDMEMBER" => {
+                a.push(self.key());
+                cmp = Cmp::Shape;
+                match self.pct() {
+                    0..=29 => {}
+                    30..=89 => {
+                        a.push(self.rng.gen_range(-8i64..8).to_string().into_bytes());
+                        if self.chance(0.4) {
+                            a.push(self.name("WITHSCORES"));
+                        }
+                    }
+                    _ => {
+                        let x = self.pick_b(&["abc", "-9223372036854775808", "1"]);
+                        a.push(x);
+                        a.push(b("FOO"));
+                    }
+                }
+            }
+            "ZSCAN" => {
+                let k = self.key();
+                let mut opts = Vec::new();
+                if self.chance(0.5) {
+                    opts.push(b("MATCH"));
+                    opts.push(self.pick_b(&["*", "a*", "?", "[a-c]", "z*"]));
+                }
+                if self.chance(0.6) {
+                    opts.push(b("COUNT"));
+                    opts.push(self.rng.gen_range(1..20).to_string().into_bytes());
+                }
+                return Step::Scan(vec![b("ZSCAN"), k], opts);
+            }
+            "BIGZSET" => {
+                // Across the listpack entry limit (128) in one command.
+                a = vec![b("ZADD"), self.key()];
+                let n = self.rng.gen_range(120..140);
+                for i in 0..n {
+                    a.push(self.rng.gen_range(0i64..50).to_string().into_bytes());
+                    a.push(format!("m{i}").into_bytes());
+                }
+            }
             "BIGSET" => {
                 // Across the intset entry limit (512) in one command.
                 a = vec![b("SADD"), self.key()];
@@ -1387,6 +1703,24 @@ impl Gen {
                         &["LMOVE", "k1", "k2", "LEFT"],
                         &["RPOPLPUSH", "k1"],
                         &["LMPOP", "1", "k1"],
+                        &["ZADD", "k1", "1"],
+                        &["ZINCRBY", "k1", "1"],
+                        &["ZREM", "k1"],
+                        &["ZSCORE", "k1"],
+                        &["ZCARD"],
+                        &["ZCOUNT", "k1", "0"],
+                        &["ZRANGE", "k1", "0"],
+                        &["ZRANGESTORE", "k1", "k2", "0"],
+                        &["ZREVRANGEBYSCORE", "k1", "0"],
+                        &["ZREMRANGEBYRANK", "k1", "0"],
+                        &["ZUNIONSTORE", "k1", "1"],
+                        &["ZINTER", "1"],
+                        &["ZPOPMIN"],
+                        &["ZMPOP", "1", "k1"],
+                        &["BZPOPMAX", "k1"],
+                        &["ZRANDMEMBER"],
+                        &["ZSCAN", "k1"],
+                        &["ZMSCORE", "k1"],
                     ])
                     .iter()
                     .map(|s| b(s))
@@ -1718,33 +2052,66 @@ impl Run {
             self.admin.both(&sel);
             let keys = sorted(&self.admin.r(&[b("KEYS"), b("*")])).unwrap();
             for k in keys {
-                if let Some(fields) = pairs(&self.admin.r(&[b("HGETALL"), k.clone()])) {
-                    let mut hset = vec![b("HSET"), k.clone()];
-                    for (f, v) in fields {
-                        hset.push(f);
-                        hset.push(v);
-                    }
-                    self.admin.h(&hset);
-                    if let Value::Int(at) = self.admin.r(&[b("PEXPIRETIME"), k.clone()]) {
-                        if at > 0 {
-                            self.admin
-                                .h(&[b("PEXPIREAT"), k.clone(), at.to_string().into_bytes()]);
+                let Value::SimpleString(typ) = self.admin.r(&[b("TYPE"), k.clone()]) else {
+                    continue;
+                };
+                let items = |v: Value| match v {
+                    Value::Array(xs) => xs
+                        .into_iter()
+                        .filter_map(|x| match x {
+                            Value::BulkString(x) => Some(x),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                };
+                let rebuild: Args = match typ.as_str() {
+                    "string" => match self.admin.r(&[b("GET"), k.clone()]) {
+                        Value::BulkString(v) => vec![b("SET"), k.clone(), v],
+                        _ => continue,
+                    },
+                    "hash" => {
+                        let mut a = vec![b("HSET"), k.clone()];
+                        for (f, v) in pairs(&self.admin.r(&[b("HGETALL"), k.clone()])).unwrap() {
+                            a.push(f);
+                            a.push(v);
                         }
+                        a
                     }
-                    continue;
-                }
-                let Value::BulkString(v) = self.admin.r(&[b("GET"), k.clone()]) else {
-                    continue;
+                    "set" => [
+                        vec![b("SADD"), k.clone()],
+                        items(self.admin.r(&[b("SMEMBERS"), k.clone()])),
+                    ]
+                    .concat(),
+                    "list" => [
+                        vec![b("RPUSH"), k.clone()],
+                        items(self.admin.r(&[b("LRANGE"), k.clone(), b("0"), b("-1")])),
+                    ]
+                    .concat(),
+                    "zset" => {
+                        let flat = items(self.admin.r(&[
+                            b("ZRANGE"),
+                            k.clone(),
+                            b("0"),
+                            b("-1"),
+                            b("WITHSCORES"),
+                        ]));
+                        let mut a = vec![b("ZADD"), k.clone()];
+                        for p in flat.chunks(2) {
+                            a.push(p[1].clone());
+                            a.push(p[0].clone());
+                        }
+                        a
+                    }
+                    _ => continue,
                 };
-                let Value::Int(at) = self.admin.r(&[b("PEXPIRETIME"), k.clone()]) else {
-                    continue;
-                };
-                let mut set = vec![b("SET"), k, v];
-                if at > 0 {
-                    set.push(b("PXAT"));
-                    set.push(at.to_string().into_bytes());
+                self.admin.h(&rebuild);
+                if let Value::Int(at) = self.admin.r(&[b("PEXPIRETIME"), k.clone()]) {
+                    if at > 0 {
+                        self.admin
+                            .h(&[b("PEXPIREAT"), k.clone(), at.to_string().into_bytes()]);
+                    }
                 }
-                self.admin.h(&set);
             }
         }
         for c in 0..CLIENTS {
@@ -1970,6 +2337,9 @@ impl Run {
                 let a = vec![b("LRANGE"), k.clone(), b("0"), b("-1")];
                 let (r, h) = self.admin.both(&a);
                 checks.push((a, Cmp::Exact, r, h));
+                let a = vec![b("ZRANGE"), k.clone(), b("0"), b("-1"), b("WITHSCORES")];
+                let (r, h) = self.admin.both(&a);
+                checks.push((a, Cmp::Exact, r, h));
             }
             let a = vec![b("DBSIZE")];
             let (r, h) = self.admin.both(&a);
@@ -2000,7 +2370,7 @@ fn scan_all(
 ) -> Result<BTreeSet<Vec<u8>>, String> {
     let mut cursor = b("0");
     let mut out = BTreeSet::new();
-    let pairs = head[0] == b"HSCAN";
+    let pairs = head[0] == b"HSCAN" || head[0] == b"ZSCAN";
     for _ in 0..100_000 {
         let a: Args = [head.to_vec(), vec![cursor.clone()], opts.to_vec()].concat();
         match send(&a) {

@@ -35,11 +35,13 @@ pub mod hash;
 pub mod list;
 pub mod set;
 pub mod table;
+pub mod zset;
 
 pub use blob::Blob;
 pub use hash::HashValue;
 pub use list::ListValue;
 pub use set::SetValue;
+pub use zset::ZsetValue;
 
 use std::sync::Arc;
 
@@ -57,6 +59,7 @@ pub enum Value {
     Hash(Arc<HashValue>),
     Set(Arc<SetValue>),
     List(Arc<ListValue>),
+    Zset(Arc<ZsetValue>),
 }
 
 impl Value {
@@ -67,6 +70,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -87,6 +91,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
+            Value::Zset(z) => z.encoding(),
         }
     }
 
@@ -97,6 +102,7 @@ impl Value {
             Value::Hash(h) => 16 + std::mem::size_of::<HashValue>() + h.heap_size(),
             Value::Set(s) => 16 + std::mem::size_of::<SetValue>() + s.heap_size(),
             Value::List(l) => 16 + std::mem::size_of::<ListValue>() + l.heap_size(),
+            Value::Zset(z) => 16 + std::mem::size_of::<ZsetValue>() + z.heap_size(),
         }
     }
 }
@@ -143,7 +149,9 @@ impl Entry {
     pub fn encoding(&self) -> &'static str {
         match (&self.value, self.enc) {
             (Value::Str(_), StrEncoding::Auto)
-            | (Value::Hash(_) | Value::Set(_) | Value::List(_), _) => self.value.encoding(),
+            | (Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::Zset(_), _) => {
+                self.value.encoding()
+            }
             (Value::Str(_), StrEncoding::Raw) => "raw",
             (Value::Str(b), StrEncoding::NoInt) => {
                 if b.len() <= 44 {

@@ -1,4 +1,4 @@
-//! Access to collection values (hashes, sets, lists) for the command
+//! Access to collection values (hashes, sets, lists, sorted sets) for the command
 //! families: typed lookup with WRONGTYPE, and write access that creates
 //! the value on first use and deletes the key when the value empties (a
 //! collection key is never empty). Also the option parsing shared by the
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{arg_i64, is, CmdError, SYNTAX, WRONGTYPE};
-use crate::atlas::{Db, HashValue, ListValue, SetValue, Value};
+use crate::atlas::{Db, HashValue, ListValue, SetValue, Value, ZsetValue};
 
 /// A collection type stored behind an `Arc` in a [`Value`].
 pub trait Collection: Clone + Default {
@@ -47,6 +47,7 @@ macro_rules! collection {
 collection!(HashValue, Hash);
 collection!(SetValue, Set);
 collection!(ListValue, List);
+collection!(ZsetValue, Zset);
 
 /// The `T` at `key`, if any (an expired key is deleted first); WRONGTYPE
 /// if the key holds something else.

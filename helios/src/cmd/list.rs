@@ -370,6 +370,16 @@ fn move_element(
         return Ok(None);
     }
     get_list(db, dst, now)?;
+    if src == dst {
+        // One list: rotate in place, so a one-element list is never
+        // deleted and re-created (which would drop its expiry).
+        let b = with_list(db, src, now, |l| {
+            let b = l.pop(from).expect("a list is never empty");
+            l.push(to, b.clone());
+            b
+        });
+        return Ok(Some(b));
+    }
     let b = with_list(db, src, now, |l| l.pop(from)).expect("a list is never empty");
     with_list(db, dst, now, |l| l.push(to, b.clone()));
     Ok(Some(b))
@@ -475,10 +485,19 @@ pub struct BlockSpec {
     /// The reply on timeout is a null array (`BLPOP`, `BLMPOP`), else a
     /// null bulk string (`BLMOVE`, `BRPOPLPUSH`).
     pub null_array: bool,
+    /// The type whose arrival is worth a retry.
+    pub wants: Wants,
+}
+
+/// What a blocked client waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wants {
+    List,
+    Zset,
 }
 
 /// Redis's blocking timeout: seconds, fractions allowed, 0 = forever.
-fn parse_timeout(a: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
+pub(super) fn parse_timeout(a: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
     const BAD: &str = "ERR timeout is not a float or out of range";
     let secs = super::arg_f64(a).map_err(|_| CmdError::from(BAD))?;
     // Redis converts to integer milliseconds; past the range of that
@@ -500,6 +519,7 @@ pub fn block_spec(args: &[Bytes]) -> Result<BlockSpec, CmdError> {
             keys: args[1..args.len() - 1].to_vec(),
             timeout: parse_timeout(last)?,
             null_array: true,
+            wants: Wants::List,
         }),
         "blmove" => {
             end_arg(&args[3])?;
@@ -509,6 +529,7 @@ pub fn block_spec(args: &[Bytes]) -> Result<BlockSpec, CmdError> {
                 keys: vec![args[1].clone()],
                 timeout: parse_timeout(last)?,
                 null_array: false,
+                wants: Wants::List,
             })
         }
         "brpoplpush" => Ok(BlockSpec {
@@ -516,6 +537,7 @@ pub fn block_spec(args: &[Bytes]) -> Result<BlockSpec, CmdError> {
             keys: vec![args[1].clone()],
             timeout: parse_timeout(last)?,
             null_array: false,
+            wants: Wants::List,
         }),
         "blmpop" => {
             // Redis parses the rest before the timeout here.
@@ -526,8 +548,10 @@ pub fn block_spec(args: &[Bytes]) -> Result<BlockSpec, CmdError> {
                 keys: keys.to_vec(),
                 timeout,
                 null_array: true,
+                wants: Wants::List,
             })
         }
+        "bzpopmin" | "bzpopmax" | "bzmpop" => super::zset::block_spec(&name, args),
         other => Err(format!("ERR {other} does not block").into()),
     }
 }
@@ -537,7 +561,7 @@ pub fn block_spec(args: &[Bytes]) -> Result<BlockSpec, CmdError> {
 /// (an entry cannot block; other nodes discard it).
 pub const BLOCKED_REPLY: &[u8] = b"-HELIOSBLOCKED internal: the command would block\r\n";
 
-fn block(ctx: &mut Ctx, spec: BlockSpec) -> CmdResult {
+pub(super) fn block(ctx: &mut Ctx, spec: BlockSpec) -> CmdResult {
     if ctx.client.in_exec {
         // Inside a transaction a blocking pop answers at once, as a timeout.
         if spec.null_array {

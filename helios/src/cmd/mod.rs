@@ -32,6 +32,7 @@ pub mod server;
 pub mod set;
 pub mod strings;
 mod table;
+pub mod zset;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -251,8 +252,9 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
-/// Writes that can put an element into a list a client is blocked on.
-const FILLS_LISTS: &[&str] = &[
+/// Writes that can put an element into a list or sorted set a client is
+/// blocked on.
+const FILLS_BLOCKED: &[&str] = &[
     "lpush",
     "rpush",
     "lpushx",
@@ -262,19 +264,25 @@ const FILLS_LISTS: &[&str] = &[
     "rpoplpush",
     "blmove",
     "brpoplpush",
+    "zadd",
+    "zincrby",
+    "zunionstore",
+    "zinterstore",
+    "zdiffstore",
+    "zrangestore",
 ];
 /// Writes that bring a whole key (maybe a list) under another name or
 /// into another database.
 const MOVES_KEYS: &[&str] = &["rename", "renamenx", "copy", "move", "swapdb"];
 
-/// After a write that can fill a list: wakes the first client blocked on
+/// After a write that can fill a list or sorted set: wakes the first client blocked on
 /// each key it names (they look again; see `server::blocking`). Only such
 /// writes wake anyone: a retry that finds nothing must not wake the next
 /// client, or two blocked clients would wake each other forever.
 fn wake_blocked(server: &Server, cmd: &Command, db: usize, args: &[Bytes]) {
     if MOVES_KEYS.contains(&cmd.name) {
         server.blocked.signal_all();
-    } else if FILLS_LISTS.contains(&cmd.name) {
+    } else if FILLS_BLOCKED.contains(&cmd.name) {
         for i in cmd.key_positions(args.len()) {
             server.blocked.signal(db, &args[i]);
         }
@@ -399,15 +407,51 @@ pub fn arg_f64(a: &[u8]) -> Result<f64, CmdError> {
     {
         return Err(NOT_FLOAT.into());
     }
-    let v: f64 = match s.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => s.parse().map_err(|_| CmdError::from(NOT_FLOAT))?,
-    };
+    let v = parse_c_double(s).ok_or(CmdError::from(NOT_FLOAT))?;
     if v.is_nan() {
         return Err(NOT_FLOAT.into());
     }
     Ok(v)
+}
+
+/// The whole of `s` as C's `strtod` reads a double: decimal with optional
+/// exponent, `inf`/`infinity`/`nan` in any case, or a hexadecimal float
+/// (`0x1.8p3`). No surrounding white space.
+pub fn parse_c_double(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let v = if body.len() > 2 && body[..2].eq_ignore_ascii_case("0x") {
+        parse_hex_double(&body[2..])?
+    } else {
+        // Rust's parser already takes inf/infinity/nan in any case, but
+        // also a second sign, which C refuses.
+        if body.starts_with(['+', '-']) {
+            return None;
+        }
+        body.parse().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// The digits of a hexadecimal float after `0x`: `h[.h][p[+-]d]`.
+fn parse_hex_double(s: &str) -> Option<f64> {
+    let (digits, exp) = match s.find(['p', 'P']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut mantissa = 0f64;
+    for c in int.chars().chain(frac.chars()) {
+        mantissa = mantissa * 16.0 + c.to_digit(16)? as f64;
+    }
+    let scale = exp.checked_sub(4 * frac.len() as i32)?;
+    Some(mantissa * 2f64.powi(scale))
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

@@ -124,6 +124,12 @@ pub fn fingerprint(db: &Db, key: &[u8], now: u64) -> u64 {
                 h.item(x);
             }
         }
+        Value::Zset(v) => {
+            for (m, score) in v.iter_range(0, v.len(), false) {
+                h.item(m);
+                h.feed(&score.to_bits().to_le_bytes());
+            }
+        }
     }
     // 0 means absent.
     h.0.max(1)

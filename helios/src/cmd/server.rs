@@ -291,6 +291,10 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 crate::atlas::Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len()).sum(),
                 crate::atlas::Value::Set(s) => s.members().iter().map(Vec::len).sum(),
                 crate::atlas::Value::List(l) => l.iter().map(|b| b.len()).sum(),
+                crate::atlas::Value::Zset(z) => z
+                    .iter_range(0, z.len(), false)
+                    .map(|(m, _)| m.len() + 8)
+                    .sum(),
             };
             let line = format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",

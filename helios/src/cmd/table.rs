@@ -127,6 +127,7 @@ pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         .chain(super::hash::COMMANDS)
         .chain(super::set::COMMANDS)
         .chain(super::list::COMMANDS)
+        .chain(super::zset::COMMANDS)
         .chain(super::multi::COMMANDS)
         .chain(super::pubsub::COMMANDS)
         .chain(super::keys::COMMANDS)

@@ -1,11 +1,12 @@
 //! Snapshot files: the whole keyspace at one instant.
 //!
-//! # Format (version 2), all integers little-endian
+//! # Format (version 3), all integers little-endian
 //!
 //! ```text
 //! header   (32 bytes)
 //!   magic        8  b"HELIOSSN"
-//!   version      4  u32 = 2 (1 is still read: it has strings only)
+//!   version      4  u32 = 3 (1 and 2 are still read: 1 has strings
+//!                   only, 2 no sorted sets)
 //!   header_crc   4  u32, CRC-32C of the 32 header bytes with this field zeroed
 //!   generation   8  u64, the AOF generation that continues this snapshot
 //!   created_ms   8  u64, Unix ms of the point in time captured
@@ -19,17 +20,21 @@
 //!   0x03 HASH    expire_ms: u64, key_len: u32, key, large: u8, n: u32, n × pair
 //!   0x05 SET     expire_ms: u64, key_len: u32, key, large: u8, n: u32, n × member
 //!   0x06 LIST    expire_ms: u64, key_len: u32, key, large: u8 = 0, n: u32, n × member
-//!   0x04 MORE    n: u32, n × pair or member   more of the preceding HASH, SET or LIST
+//!   0x07 ZSET    expire_ms: u64, key_len: u32, key, large: u8, n: u32, n × scored
+//!   0x04 MORE    n: u32, n × item             more of the preceding HASH, SET, LIST or ZSET
 //!   0xFF END     keys: u64                    total entries; last record of the file
 //! pair           field_len: u32, field, val_len: u32, val
 //! member         len: u32, member
+//! scored         score: f64 (IEEE 754 bits), len: u32, member
 //! ```
 //!
-//! A list's members are its elements from the head. A collection is
-//! written as one HASH, SET or LIST record with up to
+//! A list's members are its elements from the head; a sorted set's come
+//! in score order (listpack) or slot order (skiplist). A collection is
+//! written as one HASH, SET, LIST or ZSET record with up to
 //! [`ITEMS_PER_RECORD`] items and MORE records for the rest, so a huge one
 //! still fills blocks of about the target size. `large` is 1 for the
-//! `hashtable` representation, 0 for the compact one (listpack, intset);
+//! `hashtable`/`skiplist` representation, 0 for the compact one (listpack,
+//! intset);
 //! items come in the order that rebuilds the value exactly (see
 //! `atlas::table`), and loading restores that representation instead of
 //! choosing one by size: every node restored from the same snapshot holds
@@ -49,10 +54,10 @@ use std::sync::Arc;
 
 use super::{io_err, sync_dir, PersistError};
 use crate::atlas::list::End;
-use crate::atlas::{Blob, HashValue, Keyspace, ListValue, SetValue, Shard, Value};
+use crate::atlas::{Blob, HashValue, Keyspace, ListValue, SetValue, Shard, Value, ZsetValue};
 
 const MAGIC: &[u8; 8] = b"HELIOSSN";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Oldest version still loaded.
 const MIN_VERSION: u32 = 1;
 const HEADER_LEN: usize = 32;
@@ -64,6 +69,7 @@ const REC_HASH: u8 = 0x03;
 const REC_MORE: u8 = 0x04;
 const REC_SET: u8 = 0x05;
 const REC_LIST: u8 = 0x06;
+const REC_ZSET: u8 = 0x07;
 /// Items per HASH, SET or MORE record.
 pub const ITEMS_PER_RECORD: usize = 512;
 const REC_END: u8 = 0xFF;
@@ -180,6 +186,14 @@ pub fn write_to<W: Write>(out: W, view: &View, gen: u64, created_ms: u64) -> std
                         put_bytes(b, items.next().expect("len() elements"));
                     })?;
                 }
+                Value::Zset(z) => {
+                    let mut items = z.items_for_snapshot().into_iter();
+                    write_collection(&mut w, REC_ZSET, e, z.is_large(), z.len(), |b| {
+                        let (m, score) = items.next().expect("len() elements");
+                        b.extend_from_slice(&score.to_bits().to_le_bytes());
+                        put_bytes(b, &m);
+                    })?;
+                }
             }
             keys += 1;
             w.record_done()?;
@@ -232,6 +246,7 @@ enum Loading {
     Hash(HashValue),
     Set(SetValue),
     List(ListValue),
+    Zset(ZsetValue),
 }
 
 /// Header fields of a snapshot.
@@ -295,6 +310,7 @@ pub fn load_bytes(
                 Loading::Hash(h) => Value::Hash(Arc::new(h)),
                 Loading::Set(s) => Value::Set(Arc::new(s)),
                 Loading::List(l) => Value::List(Arc::new(l)),
+                Loading::Zset(z) => Value::Zset(Arc::new(z)),
             };
             ks.dbs[db].insert(&key, value, expire_at, created_ms);
         }
@@ -349,6 +365,15 @@ pub fn load_bytes(
                         l.push(End::Right, Blob::new(bytes_at(i)?));
                         true
                     }
+                    Loading::Zset(z) => {
+                        need(*i, 8)?;
+                        let score = f64::from_bits(u64_at(body, *i));
+                        *i += 8;
+                        if score.is_nan() {
+                            return Err(corrupt(pos, "sorted set score is NaN"));
+                        }
+                        z.insert(bytes_at(i)?, score).is_none()
+                    }
                 };
                 if !fresh {
                     return Err(corrupt(pos, "collection item repeated"));
@@ -387,7 +412,9 @@ pub fn load_bytes(
                     ks.dbs[db].insert(key, Value::Str(Blob::new(val)), expire_at, created_ms);
                     keys += 1;
                 }
-                REC_HASH | REC_SET | REC_LIST if version >= 2 => {
+                REC_HASH | REC_SET | REC_LIST | REC_ZSET
+                    if version >= 2 && (tag != REC_ZSET || version >= 3) =>
+                {
                     need(i, 8)?;
                     let expire_at = u64_at(body, i);
                     i += 8;
@@ -403,6 +430,8 @@ pub fn load_bytes(
                         (REC_HASH, false) => Loading::Hash(HashValue::new()),
                         (REC_HASH, true) => Loading::Hash(HashValue::new_large()),
                         (REC_LIST, _) => Loading::List(ListValue::new()),
+                        (REC_ZSET, false) => Loading::Zset(ZsetValue::new()),
+                        (REC_ZSET, true) => Loading::Zset(ZsetValue::new_large()),
                         (_, false) => Loading::Set(SetValue::new()),
                         (_, true) => Loading::Set(SetValue::new_large()),
                     };

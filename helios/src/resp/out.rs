@@ -128,6 +128,19 @@ impl Out {
         }
     }
 
+    /// A double (`ZSCORE`): RESP3 `,`, RESP2 a bulk string, both in
+    /// [`fmt_double`]'s text.
+    pub fn double(&mut self, d: f64) {
+        let text = fmt_double(d);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }
@@ -163,6 +176,45 @@ pub fn fmt_i64(n: i64, tmp: &mut [u8; 20]) -> &[u8] {
     &tmp[i..]
 }
 
+/// A double as Redis 7.0 prints it: C's `%.17g` (17 significant digits,
+/// trailing zeros dropped, exponent form below 1e-4 and from 1e17), and
+/// `inf` / `-inf`. Every double survives the round trip through its text.
+pub fn fmt_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    let sign = if d < 0.0 { "-" } else { "" };
+    // "d.dddddddddddddddde[-]x": the 17 significant digits, correctly
+    // rounded as printf rounds them.
+    let sci = format!("{:.16e}", d.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("exponent form");
+    let exp: i32 = exp.parse().expect("an integer exponent");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let trim = |s: &str| s.trim_end_matches('0').to_string();
+    if (-4..17).contains(&exp) {
+        let (int, frac) = if exp >= 0 {
+            let split = exp as usize + 1;
+            (digits[..split].to_string(), trim(&digits[split..]))
+        } else {
+            let zeros = "0".repeat((-exp - 1) as usize);
+            ("0".to_string(), trim(&format!("{zeros}{digits}")))
+        };
+        if frac.is_empty() {
+            format!("{sign}{int}")
+        } else {
+            format!("{sign}{int}.{frac}")
+        }
+    } else {
+        let frac = trim(&digits[1..]);
+        let dot = if frac.is_empty() { "" } else { "." };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{}{dot}{frac}e{esign}{:02}", &digits[..1], exp.abs())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +223,33 @@ mod tests {
         let mut o = Out::new(resp3);
         f(&mut o);
         String::from_utf8(o.buf).unwrap()
+    }
+
+    #[test]
+    fn doubles_print_as_printf_17g() {
+        let cases = [
+            (0.1, "0.10000000000000001"),
+            (1.5, "1.5"),
+            (100.0, "100"),
+            (-2.5, "-2.5"),
+            (1e17, "1e+17"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (12345678901234567.0, "12345678901234568"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (1e-300, "1e-300"),
+            (f64::MAX, "1.7976931348623157e+308"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(fmt_double(d), text, "{d:e}");
+        }
+        assert_eq!(enc(false, |o| o.double(2.0)), "$1\r\n2\r\n");
+        assert_eq!(enc(true, |o| o.double(-1.5)), ",-1.5\r\n");
+        assert_eq!(enc(true, |o| o.double(f64::INFINITY)), ",inf\r\n");
     }
 
     #[test]

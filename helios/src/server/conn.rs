@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use bytes::Bytes;
 
 use super::{Client, ClientHandle, Server};
-use crate::cmd::list::{block_spec, BlockSpec, BLOCKED_REPLY};
+use crate::cmd::list::{block_spec, BlockSpec, Wants, BLOCKED_REPLY};
 use crate::cmd::raft::RaftAdmin;
 use crate::cmd::{execute, is, lookup, unix_ms, Action, Ctx, Flags};
 use crate::raft::{AdminOp, RaftNode, ReadError, Request, WriteOutcome};
@@ -192,15 +192,16 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
     }
 }
 
-/// Whether any of `keys` in database `db` holds a list (a blocked client
-/// should look again).
-fn lists_ready(server: &Server, db: usize, keys: &[Bytes]) -> bool {
+/// Whether any of `keys` in database `db` holds what a blocked client
+/// wants (it should look again).
+fn keys_ready(server: &Server, db: usize, keys: &[Bytes], wants: Wants) -> bool {
+    use crate::atlas::Value;
     let store = server.store.lock();
     let now = unix_ms();
     keys.iter().any(|k| {
         matches!(
-            store.ks.dbs[db].peek(k, now).map(|e| &e.value),
-            Some(crate::atlas::Value::List(_))
+            (store.ks.dbs[db].peek(k, now).map(|e| &e.value), wants),
+            (Some(Value::List(_)), Wants::List) | (Some(Value::Zset(_)), Wants::Zset)
         )
     })
 }
@@ -243,7 +244,7 @@ impl<'a> BlockedWait<'a> {
         let blocked = &self.server.blocked;
         let reg = blocked.register(self.db, &self.spec.keys, self.keep_turn);
         // An element may have come between the attempt and the queueing.
-        if lists_ready(self.server, self.db, &self.spec.keys) {
+        if keys_ready(self.server, self.db, &self.spec.keys, self.spec.wants) {
             reg.notify.notify_one();
         }
         let deadline = self.deadline;
@@ -841,10 +842,25 @@ enum Kind {
 }
 
 fn classify(client: &Client, args: &[Bytes]) -> Kind {
-    let Some(cmd) = lookup(&args[0]) else {
+    let Some(mut cmd) = lookup(&args[0]) else {
         return Kind::Local;
     };
-    if !cmd.subcommands.is_empty() || !cmd.arity_ok(args.len()) {
+    // A container (`OBJECT ENCODING`) is classified by its subcommand, so a
+    // read among them waits for this client's earlier writes like any read.
+    if !cmd.subcommands.is_empty() {
+        let sub = args
+            .get(1)
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
+        match cmd
+            .subcommands
+            .iter()
+            .find(|s| Some(s.name) == sub.as_deref())
+        {
+            Some(s) => cmd = s,
+            None => return Kind::Local,
+        }
+    }
+    if !cmd.arity_ok(args.len()) {
         return Kind::Local;
     }
     if !client.authenticated && !cmd.has(Flags::NO_AUTH) {
