@@ -1,4 +1,4 @@
-//! Blocking list pops with real concurrent clients: woken by a push from
+//! Blocking list and sorted set pops with real concurrent clients: woken by a push from
 //! another client, served in the order they blocked, timeouts honoured,
 //! later pipelined commands held until the pop is served; standalone and
 //! on a 3-node Raft cluster (a client blocked on a follower is served by a
@@ -106,6 +106,50 @@ fn scenarios(port: u16, push_port: u16) {
         ])
     );
 
+    // Sorted sets: two clients block in BZPOPMIN / BZPOPMAX on one key and
+    // are served in arrival order by one ZADD (the min, then the max of
+    // what is left); BZMPOP takes a count from the second key; a list
+    // pushed to a key a zset client waits on does not serve it.
+    let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+    let w1 = spawn_blocked(port, &["BZPOPMIN", "board", "0"]);
+    wait_blocked(port, 1);
+    let w2 = spawn_blocked(port, &["BZPOPMAX", "board", "0"]);
+    wait_blocked(port, 2);
+    let _: i64 = run(&mut push, &["ZADD", "board", "3", "c", "1", "a", "2", "b"]);
+    assert_eq!(
+        w1.join().unwrap(),
+        Value::Array(vec![bulk("board"), bulk("a"), bulk("1")])
+    );
+    assert_eq!(
+        w2.join().unwrap(),
+        Value::Array(vec![bulk("board"), bulk("c"), bulk("3")])
+    );
+    let w = spawn_blocked(port, &["BZMPOP", "0", "2", "z1", "z2", "MAX", "COUNT", "2"]);
+    wait_blocked(port, 1);
+    let _: i64 = run(&mut push, &["LPUSH", "z1", "not-a-zset"]);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(blocked_clients(port), 1, "a list does not serve BZMPOP");
+    let _: i64 = run(&mut push, &["ZADD", "z2", "5", "p", "7", "q", "6", "r"]);
+    assert_eq!(
+        w.join().unwrap(),
+        Value::Array(vec![
+            bulk("z2"),
+            Value::Array(vec![
+                Value::Array(vec![bulk("q"), bulk("7")]),
+                Value::Array(vec![bulk("r"), bulk("6")]),
+            ])
+        ])
+    );
+    let left: Vec<String> = run(&mut push, &["ZRANGE", "z2", "0", "-1"]);
+    assert_eq!(left, ["p"]);
+    let mut c = connect(port);
+    let v: Value = redis::cmd("BZPOPMIN")
+        .arg("nozset")
+        .arg("0.1")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, Value::Nil, "a timeout answers a null array");
+
     // A key that turns into a string does not wake the client with an
     // error; it keeps waiting until a list is there.
     let w = spawn_blocked(port, &["BLPOP", "flip", "0"]);
@@ -116,6 +160,30 @@ fn scenarios(port: u16, push_port: u16) {
     let _: i64 = run(&mut push, &["DEL", "flip"]);
     let _: i64 = run(&mut push, &["LPUSH", "flip", "z"]);
     assert_eq!(w.join().unwrap(), pair("flip", "z"));
+
+    // A move whose destination became another type answers WRONGTYPE when
+    // an element comes (as Redis), leaving the element where it was.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mover = thread::spawn(move || {
+        let mut c = connect(port);
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let r = redis::cmd("BLMOVE")
+            .arg("msrc")
+            .arg("mdst")
+            .arg("LEFT")
+            .arg("LEFT")
+            .arg("0")
+            .query::<Value>(&mut c);
+        tx.send(r.map_err(|e| e.to_string())).unwrap();
+    });
+    wait_blocked(port, 1);
+    let _: String = run(&mut push, &["SET", "mdst", "s"]);
+    let _: i64 = run(&mut push, &["RPUSH", "msrc", "kept"]);
+    let r = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(r.unwrap_err().contains("WRONGTYPE"));
+    mover.join().unwrap();
+    let kept: Vec<String> = run(&mut push, &["LRANGE", "msrc", "0", "-1"]);
+    assert_eq!(kept, ["kept"]);
 
     // Timeouts: a null after about the time asked (not before).
     let mut c = connect(port);
@@ -224,5 +292,9 @@ fn blocking_pops_on_a_raft_cluster() {
         assert_eq!(dst, ["n", "m"], "node {i}");
         let n: i64 = run(&mut c, &["EXISTS", "queue", "k2", "src", "e2"]);
         assert_eq!(n, 1, "node {i}: only k2 (x) is left");
+        let board: Vec<String> = run(&mut c, &["ZRANGE", "board", "0", "-1"]);
+        assert_eq!(board, ["b"], "node {i}");
+        let z2: Vec<String> = run(&mut c, &["ZRANGE", "z2", "0", "-1"]);
+        assert_eq!(z2, ["p"], "node {i}");
     }
 }

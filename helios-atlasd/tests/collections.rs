@@ -1,6 +1,7 @@
-//! Hashes and sets beyond the random differential test: exact reply bytes
-//! against `redis-server` in RESP2 and RESP3 (the listpack order of small
-//! hashes, intset order, RESP3 maps and sets), collections surviving
+//! Hashes, sets, lists and sorted sets beyond the random differential
+//! test: exact reply bytes against `redis-server` in RESP2 and RESP3 (the
+//! listpack order of small hashes, intset order, RESP3 maps, sets, doubles
+//! and score pairs), collections surviving
 //! restarts from the AOF, from a snapshot, and in a Raft cluster through a
 //! snapshot install, and `SPOP` popping the same members on every node.
 
@@ -136,10 +137,69 @@ const SCRIPT: &[&[&str]] = &[
     &["LPUSHX", "l", "x"],
     &["LPUSH", "s", "x"],
     &["LLEN", "l2"],
+    // Sorted sets: doubles (RESP3 `,`), pairs in RESP3, flat in RESP2.
+    &[
+        "ZADD", "z", "1", "a", "2", "b", "3", "c", "0.1", "d", "-inf", "e",
+    ],
+    &["ZADD", "z", "INCR", "1e17", "a"],
+    &["ZADD", "z", "GT", "CH", "0", "b", "5", "c", "-0", "f"],
+    &["ZADD", "z", "LT", "INCR", "10", "b"],
+    &["ZINCRBY", "z", "0x10", "d"],
+    &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    &[
+        "ZRANGE",
+        "z",
+        "(0",
+        "+inf",
+        "BYSCORE",
+        "REV",
+        "LIMIT",
+        "1",
+        "2",
+        "WITHSCORES",
+    ],
+    &["ZRANGE", "z", "[z", "-", "BYLEX", "REV"],
+    &["ZREVRANGE", "z", "0", "1", "WITHSCORES"],
+    &["ZRANGEBYSCORE", "z", "-inf", "(2", "WITHSCORES"],
+    &["ZSCORE", "z", "d"],
+    &["ZSCORE", "z", "f"],
+    &["ZSCORE", "z", "nope"],
+    &["ZMSCORE", "z", "a", "nope", "e"],
+    &["ZRANK", "z", "c"],
+    &["ZREVRANK", "z", "c"],
+    &["ZCOUNT", "z", "(1", "inf"],
+    &["ZSCAN", "z", "0"],
+    &["OBJECT", "ENCODING", "z"],
+    &["ZPOPMIN", "z"],
+    &["ZPOPMAX", "z", "2"],
+    &["ZPOPMIN", "z", "0"],
+    &["ZMPOP", "2", "missing", "z", "MAX", "COUNT", "1"],
+    &["ZMPOP", "1", "missing", "MIN"],
+    &["BZPOPMIN", "missing", "z", "0"],
+    &["ZADD", "w", "2", "b", "4", "q"],
+    &["ZUNION", "2", "z", "w", "WEIGHTS", "2", "0.5", "WITHSCORES"],
+    &["ZINTER", "2", "z", "w", "AGGREGATE", "MAX", "WITHSCORES"],
+    &["ZDIFF", "2", "w", "z", "WITHSCORES"],
+    &["ZUNIONSTORE", "u", "2", "z", "w"],
+    &["ZRANGESTORE", "r", "u", "1", "-1"],
+    &["ZRANGE", "r", "0", "-1", "WITHSCORES"],
+    &["ZRANDMEMBER", "r", "5", "WITHSCORES"],
+    &["ZREMRANGEBYSCORE", "u", "-inf", "(2"],
+    &["ZREMRANGEBYRANK", "u", "-1", "-1"],
+    &["ZRANGE", "u", "0", "-1", "WITHSCORES"],
+    &["ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d"],
+    &["ZRANGEBYLEX", "lex", "(a", "[c"],
+    &["ZREVRANGEBYLEX", "lex", "+", "-", "LIMIT", "1", "2"],
+    &["ZLEXCOUNT", "lex", "-", "(c"],
+    &["ZREMRANGEBYLEX", "lex", "[b", "[c"],
+    &["ZRANGE", "lex", "0", "-1"],
+    &["ZADD", "s", "1", "x"],
+    &["ZCARD", "lex"],
+    &["TYPE", "lex"],
 ];
 
 #[test]
-fn hash_and_set_replies_match_redis_byte_for_byte_in_resp2_and_resp3() {
+fn collection_replies_match_redis_byte_for_byte_in_resp2_and_resp3() {
     let redis = RedisServer::start();
     let helios = Atlasd::start(&[]);
     for proto in ["2", "3"] {

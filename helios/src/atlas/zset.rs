@@ -480,3 +480,129 @@ impl ZsetValue {
         *self = large;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The model: (score, member) pairs sorted by the zset order.
+    fn model_order(m: &std::collections::HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+        let mut v: Vec<(Vec<u8>, f64)> = m.iter().map(|(k, s)| (k.clone(), *s)).collect();
+        v.sort_by(|a, b| cmp(a.1, &a.0, b.1, &b.0));
+        v
+    }
+
+    fn check_against(z: &ZsetValue, m: &std::collections::HashMap<Vec<u8>, f64>) {
+        let want = model_order(m);
+        assert_eq!(z.len(), want.len());
+        let got: Vec<(Vec<u8>, f64)> = z
+            .iter_range(0, z.len(), false)
+            .map(|(b, s)| (b.to_vec(), s))
+            .collect();
+        assert_eq!(got, want);
+        let back: Vec<(Vec<u8>, f64)> = z
+            .iter_range(0, z.len(), true)
+            .map(|(b, s)| (b.to_vec(), s))
+            .collect();
+        assert_eq!(back, want.iter().rev().cloned().collect::<Vec<_>>());
+        for (i, (member, score)) in want.iter().enumerate().step_by(7) {
+            assert_eq!(z.rank(member), Some(i), "rank of {member:?}");
+            assert_eq!(z.score(member), Some(*score));
+            let (at, s) = z.get(i).unwrap();
+            assert_eq!((at.as_slice(), s), (member.as_slice(), *score));
+        }
+    }
+
+    #[test]
+    fn random_writes_match_a_sorted_model_across_both_forms() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let mut z = ZsetValue::new();
+        let mut m = std::collections::HashMap::new();
+        for step in 0..20_000 {
+            let member = format!("m{}", rng.gen_range(0..3000)).into_bytes();
+            // Few distinct scores, so ties are ordered by member.
+            let score = rng.gen_range(-50..50) as f64 / 4.0;
+            if rng.gen_bool(0.7) {
+                assert_eq!(z.insert(&member, score), m.insert(member, score));
+            } else {
+                assert_eq!(z.remove(&member), m.remove(&member));
+            }
+            if step % 2000 == 0 {
+                check_against(&z, &m);
+            }
+        }
+        assert!(z.is_large(), "3000 members outgrow the listpack");
+        check_against(&z, &m);
+        // Remove almost everything: blocks merge and vanish.
+        let all: Vec<Vec<u8>> = m.keys().cloned().collect();
+        for member in all.iter().skip(5) {
+            assert_eq!(z.remove(member), m.remove(member));
+        }
+        check_against(&z, &m);
+        assert_eq!(z.encoding(), "skiplist", "never converts back");
+    }
+
+    #[test]
+    fn ranges_by_partition_point() {
+        let mut z = ZsetValue::new_large();
+        for i in 0..1000 {
+            z.insert(format!("{i:04}").as_bytes(), (i / 10) as f64);
+        }
+        // Scores in [5, 7): ranks 50..70.
+        let start = z.partition_point(|x| x.0 < 5.0);
+        let end = z.partition_point(|x| x.0 < 7.0);
+        assert_eq!((start, end), (50, 70));
+        let got: Vec<&[u8]> = z
+            .iter_range(start, end, true)
+            .map(|(m, _)| m.as_slice())
+            .take(2)
+            .collect();
+        assert_eq!(got, [&b"0069"[..], b"0068"]);
+        assert_eq!(z.iter_range(990, 2000, false).count(), 10);
+        assert_eq!(z.iter_range(5, 5, true).count(), 0);
+    }
+
+    #[test]
+    fn listpack_limits_and_negative_zero() {
+        let mut z = ZsetValue::new();
+        for i in 0..LISTPACK_MAX_ENTRIES {
+            z.insert(format!("{i}").as_bytes(), i as f64);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        z.insert(b"one-more", 0.5);
+        assert_eq!(z.encoding(), "skiplist");
+
+        let mut z = ZsetValue::new();
+        z.insert(&[b'x'; LISTPACK_MAX_VALUE + 1], 1.0);
+        assert_eq!(z.encoding(), "skiplist");
+        z.insert(b"neg", -0.0);
+        assert!(
+            z.score(b"neg").unwrap().is_sign_negative(),
+            "the large form keeps -0"
+        );
+
+        let mut small = ZsetValue::new();
+        small.insert(b"neg", -0.0);
+        assert!(
+            !small.score(b"neg").unwrap().is_sign_negative(),
+            "a listpack holds 0"
+        );
+    }
+
+    #[test]
+    fn heap_accounting_returns_to_zero() {
+        let mut z = ZsetValue::new();
+        for i in 0..500 {
+            z.insert(
+                format!("member-with-a-longer-name-{i}").as_bytes(),
+                i as f64,
+            );
+        }
+        assert!(z.heap_size() > 500 * 32);
+        for i in 0..500 {
+            z.remove(format!("member-with-a-longer-name-{i}").as_bytes());
+        }
+        assert_eq!(z.heap_size(), 0);
+    }
+}

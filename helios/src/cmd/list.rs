@@ -496,6 +496,42 @@ pub enum Wants {
     Zset,
 }
 
+impl BlockSpec {
+    /// The command to run again when woken, narrowed to `ready`, the keys
+    /// that now hold what the client waits for (in its order). Like
+    /// Redis, a client is served from a key that got an element even if
+    /// an earlier key it named has since become another type.
+    pub fn retry_command(&self, ready: &[Bytes]) -> Vec<Bytes> {
+        let c = &self.command;
+        let name = String::from_utf8_lossy(&c[0]).to_ascii_lowercase();
+        match name.as_str() {
+            "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
+                let mut out = vec![c[0].clone()];
+                out.extend(ready.iter().cloned());
+                out.push(c[c.len() - 1].clone());
+                out
+            }
+            "blmpop" | "bzmpop" => {
+                // name timeout numkeys key... where [COUNT n]
+                let rest = &c[3 + self.keys.len()..];
+                let mut out = vec![c[0].clone(), c[1].clone()];
+                out.push(Bytes::from(ready.len().to_string()));
+                out.extend(ready.iter().cloned());
+                out.extend(rest.iter().cloned());
+                out
+            }
+            _ => c.clone(),
+        }
+    }
+
+    /// Whether the command also writes a destination (`BLMOVE`,
+    /// `BRPOPLPUSH`), whose wrong type is the client's error.
+    pub fn has_destination(&self) -> bool {
+        let name = String::from_utf8_lossy(&self.command[0]).to_ascii_lowercase();
+        name == "blmove" || name == "brpoplpush"
+    }
+}
+
 /// Redis's blocking timeout: seconds, fractions allowed, 0 = forever.
 pub(super) fn parse_timeout(a: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
     const BAD: &str = "ERR timeout is not a float or out of range";

@@ -248,7 +248,7 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     }
     let blocked = matches!(ctx.action, Some(Action::Block(_)));
     if !blocked && !ctx.server.blocked.is_empty() {
-        wake_blocked(ctx.server, cmd, db, args);
+        wake_blocked(ctx, cmd, db, args);
     }
 }
 
@@ -279,12 +279,21 @@ const MOVES_KEYS: &[&str] = &["rename", "renamenx", "copy", "move", "swapdb"];
 /// each key it names (they look again; see `server::blocking`). Only such
 /// writes wake anyone: a retry that finds nothing must not wake the next
 /// client, or two blocked clients would wake each other forever.
-fn wake_blocked(server: &Server, cmd: &Command, db: usize, args: &[Bytes]) {
+fn wake_blocked(ctx: &Ctx, cmd: &Command, db: usize, args: &[Bytes]) {
+    let blocked = &ctx.server.blocked;
     if MOVES_KEYS.contains(&cmd.name) {
-        server.blocked.signal_all();
+        blocked.signal_all();
     } else if FILLS_BLOCKED.contains(&cmd.name) {
         for i in cmd.key_positions(args.len()) {
-            server.blocked.signal(db, &args[i]);
+            let holds = match ctx.store.ks.dbs[db]
+                .peek(&args[i], ctx.now)
+                .map(|e| &e.value)
+            {
+                Some(crate::atlas::Value::List(_)) => Some(list::Wants::List),
+                Some(crate::atlas::Value::Zset(_)) => Some(list::Wants::Zset),
+                _ => None,
+            };
+            blocked.signal(db, &args[i], holds);
         }
     }
 }

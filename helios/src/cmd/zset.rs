@@ -1043,6 +1043,18 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// A score as `ZSCAN` shows it. A listpack stores a score that is an
+/// integer of magnitude up to 2^62 as that integer (Redis's `double2ll`),
+/// so `1e17` scans as `100000000000000000` there.
+fn score_text(s: f64, listpack: bool) -> String {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if listpack && (-LIMIT..=LIMIT).contains(&s) && s == (s as i64) as f64 {
+        (s as i64).to_string()
+    } else {
+        crate::resp::out::fmt_double(s)
+    }
+}
+
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[2]).ok_or(CmdError::from("ERR invalid cursor"))?;
@@ -1056,21 +1068,26 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let o = collection::scan_options(args, 3, false)?;
     let db = &mut ctx.store.ks.dbs[ctx.client.db];
     let mut found: Vec<(&Blob, f64)> = Vec::new();
+    let mut listpack = true;
     let next = match get_zset(db, &args[1], now)? {
         None => 0,
-        Some(z) => z.scan(cursor, o.count, |m, s| {
-            if o.matches(m) {
-                found.push((m, s));
-            }
-        }),
+        Some(z) => {
+            listpack = !z.is_large();
+            z.scan(cursor, o.count, |m, s| {
+                if o.matches(m) {
+                    found.push((m, s));
+                }
+            })
+        }
     };
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
-    // Scores as strings, in RESP3 too (Redis formats them itself here).
+    // Scores as strings, in RESP3 too: the text Redis keeps in a listpack
+    // (integral scores as integers), or its `%.17g` for the large form.
     ctx.out.array(found.len() * 2);
     for (m, s) in found {
         ctx.out.bulk(m);
-        ctx.out.bulk(crate::resp::out::fmt_double(s).as_bytes());
+        ctx.out.bulk(score_text(s, listpack).as_bytes());
     }
     Ok(())
 }

@@ -531,6 +531,21 @@ mod tests {
             list.push(End::Left, Blob::new(format!("e{i}").as_bytes()));
         }
         ks.dbs[2].insert(b"list", Value::List(Arc::new(list)), 0, 1);
+        // Sorted sets: a listpack, and a skiplist over several MORE records
+        // holding -0 and the infinities.
+        let mut small = ZsetValue::new();
+        for (m, s) in [("b", 2.0), ("a", 2.0), ("c", -1.5)] {
+            small.insert(m.as_bytes(), s);
+        }
+        ks.dbs[2].insert(b"zset:0", Value::Zset(Arc::new(small)), 0, 1);
+        let mut large = ZsetValue::new();
+        for i in 0..1300 {
+            large.insert(format!("m{i}").as_bytes(), (i % 17) as f64 * 0.1);
+        }
+        large.insert(b"neg-zero", -0.0);
+        large.insert(b"top", f64::INFINITY);
+        large.insert(b"bottom", f64::NEG_INFINITY);
+        ks.dbs[2].insert(b"zset:1", Value::Zset(Arc::new(large)), 0, 1);
         ks
     }
 
@@ -540,7 +555,7 @@ mod tests {
         let p = dir.path().join("snapshot-00000002.hsnap");
         let ks = sample(20_000);
         let n = write(&p, &capture(&ks), 2, 1000).unwrap();
-        assert_eq!(n, 20_006, "the expired key is not written");
+        assert_eq!(n, 20_008, "the expired key is not written");
         let mut back = Keyspace::new(16);
         let info = load(&p, &mut back).unwrap();
         assert_eq!(
@@ -548,7 +563,7 @@ mod tests {
             SnapshotInfo {
                 generation: 2,
                 created_ms: 1000,
-                keys: 20_006
+                keys: 20_008
             }
         );
         for db in 0..3 {
@@ -587,6 +602,25 @@ mod tests {
         assert_eq!(shrunk.encoding(), "hashtable");
         for r in 0..orig.len() as u64 {
             assert_eq!(shrunk.random(r), orig.random(r), "slot {r} restored");
+        }
+        let zset = |ks: &Keyspace, key: &[u8]| match ks.dbs[2].peek(key, 1).map(|e| &e.value) {
+            Some(Value::Zset(z)) => Arc::clone(z),
+            _ => panic!("a sorted set"),
+        };
+        let (small, large) = (zset(&back, b"zset:0"), zset(&back, b"zset:1"));
+        assert_eq!(small.encoding(), "listpack");
+        let order: Vec<&[u8]> = small
+            .iter_range(0, 3, false)
+            .map(|(m, _)| m.as_slice())
+            .collect();
+        assert_eq!(order, [&b"c"[..], b"a", b"b"]);
+        assert_eq!((large.len(), large.encoding()), (1303, "skiplist"));
+        assert!(large.score(b"neg-zero").unwrap().is_sign_negative());
+        assert_eq!(large.get(0).unwrap().0.as_slice(), b"bottom");
+        assert_eq!(large.rank(b"top"), Some(1302));
+        let orig = zset(&ks, b"zset:1");
+        for r in 0..orig.len() as u64 {
+            assert_eq!(large.random(r), orig.random(r), "slot {r} restored");
         }
     }
 

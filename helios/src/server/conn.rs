@@ -139,10 +139,10 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
             flush_out(server, &mut socket, &mut out).await?;
             let mut waiter = BlockedWait::new(server, client.db, &spec);
             loop {
-                let reg = match waiter.wait(&mut out, &handle).await {
+                let (reg, retry) = match waiter.wait(&mut out, &handle).await {
                     Wake::Killed => return Ok(()),
                     Wake::TimedOut => break,
-                    Wake::Retry(reg) => reg,
+                    Wake::Retry(reg, retry) => (reg, retry),
                 };
                 let mark = out.len();
                 let (would_block, end) = {
@@ -157,7 +157,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                         action: None,
                         seed: None,
                     };
-                    execute(&mut ctx, &spec.command);
+                    execute(&mut ctx, &retry);
                     let blocked = matches!(ctx.action, Some(Action::Block(_)));
                     (blocked, store.aof.end)
                 };
@@ -192,26 +192,32 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
     }
 }
 
-/// Whether any of `keys` in database `db` holds what a blocked client
-/// wants (it should look again).
-fn keys_ready(server: &Server, db: usize, keys: &[Bytes], wants: Wants) -> bool {
+/// The keys of `keys` in database `db` that hold what a blocked client
+/// wants, in its order.
+fn ready_keys(server: &Server, db: usize, keys: &[Bytes], wants: Wants) -> Vec<Bytes> {
     use crate::atlas::Value;
     let store = server.store.lock();
     let now = unix_ms();
-    keys.iter().any(|k| {
-        matches!(
-            (store.ks.dbs[db].peek(k, now).map(|e| &e.value), wants),
-            (Some(Value::List(_)), Wants::List) | (Some(Value::Zset(_)), Wants::Zset)
-        )
-    })
+    keys.iter()
+        .filter(|k| {
+            matches!(
+                (store.ks.dbs[db].peek(k, now).map(|e| &e.value), wants),
+                (Some(Value::List(_)), Wants::List) | (Some(Value::Zset(_)), Wants::Zset)
+            )
+        })
+        .cloned()
+        .collect()
 }
 
-/// A client blocked in a list pop (see `server::blocking`): queued on its
-/// keys, it sleeps until woken, then runs its command again (the caller
-/// does: locally, or as a Raft proposal). A retry that would block again,
-/// or that was answered WRONGTYPE (the key was replaced by another type;
-/// Redis keeps such a client blocked too), waits again at the front of its
-/// queues. On timeout the reply is a null.
+/// A client blocked in a list or sorted set pop (see `server::blocking`):
+/// queued on its keys, it sleeps until woken, then runs its command again
+/// (the caller does: locally, or as a Raft proposal), narrowed to the keys
+/// that hold what it waits for. A wake-up with no such key, or a retry
+/// that would block again, waits again at the front of its queues, as does
+/// a pop answered WRONGTYPE (a key changed type between the look and the
+/// retry; Redis keeps such a client blocked). A move's WRONGTYPE about its
+/// destination is the client's answer, as in Redis. On timeout the reply
+/// is a null.
 struct BlockedWait<'a> {
     server: &'a Server,
     db: usize,
@@ -221,8 +227,8 @@ struct BlockedWait<'a> {
 }
 
 enum Wake {
-    /// Woken: run the command again, then call [`BlockedWait::retried`].
-    Retry(crate::server::blocking::Registration),
+    /// Woken: run this command, then call [`BlockedWait::retried`].
+    Retry(crate::server::blocking::Registration, Vec<Bytes>),
     /// The timeout passed: the null reply is in `out`.
     TimedOut,
     /// The client was killed: close the connection.
@@ -242,38 +248,49 @@ impl<'a> BlockedWait<'a> {
 
     async fn wait(&mut self, out: &mut Out, handle: &ClientHandle) -> Wake {
         let blocked = &self.server.blocked;
-        let reg = blocked.register(self.db, &self.spec.keys, self.keep_turn);
-        // An element may have come between the attempt and the queueing.
-        if keys_ready(self.server, self.db, &self.spec.keys, self.spec.wants) {
-            reg.notify.notify_one();
-        }
-        let deadline = self.deadline;
-        let until = async move {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
+        let (db, keys, wants) = (self.db, &self.spec.keys, self.spec.wants);
+        loop {
+            let reg = blocked.register(db, keys, wants, self.keep_turn);
+            // An element may have come between the attempt and the queueing.
+            if !ready_keys(self.server, db, keys, wants).is_empty() {
+                reg.notify.notify_one();
             }
-        };
-        let woke = tokio::select! {
-            _ = reg.notify.notified() => Some(true),
-            _ = until => Some(false),
-            _ = handle.kill.notified() => None,
-        };
-        blocked.unregister(&reg);
-        match woke {
-            Some(true) => Wake::Retry(reg),
-            Some(false) => {
-                blocked.pass_on(&reg);
-                if self.spec.null_array {
-                    out.null_array();
-                } else {
-                    out.null();
+            let deadline = self.deadline;
+            let until = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
                 }
-                Wake::TimedOut
-            }
-            None => {
-                blocked.pass_on(&reg);
-                Wake::Killed
+            };
+            let woke = tokio::select! {
+                _ = reg.notify.notified() => Some(true),
+                _ = until => Some(false),
+                _ = handle.kill.notified() => None,
+            };
+            blocked.unregister(&reg);
+            match woke {
+                Some(true) => {
+                    let ready = ready_keys(self.server, db, keys, wants);
+                    if ready.is_empty() {
+                        // Spurious: wait on at the front, passing nothing on.
+                        self.keep_turn = true;
+                        continue;
+                    }
+                    return Wake::Retry(reg, self.spec.retry_command(&ready));
+                }
+                Some(false) => {
+                    blocked.pass_on(&reg);
+                    if self.spec.null_array {
+                        out.null_array();
+                    } else {
+                        out.null();
+                    }
+                    return Wake::TimedOut;
+                }
+                None => {
+                    blocked.pass_on(&reg);
+                    return Wake::Killed;
+                }
             }
         }
     }
@@ -288,7 +305,8 @@ impl<'a> BlockedWait<'a> {
         out: &mut Out,
         mark: usize,
     ) -> bool {
-        if would_block || out.buf[mark..].starts_with(b"-WRONGTYPE") {
+        let wrong_type = out.buf[mark..].starts_with(b"-WRONGTYPE");
+        if would_block || (wrong_type && !self.spec.has_destination()) {
             out.buf.truncate(mark);
             self.keep_turn = true;
             return true;
@@ -777,14 +795,14 @@ async fn run_raft(
             flush_out(server, &mut socket, &mut out).await?;
             let mut waiter = BlockedWait::new(server, client.db, &spec);
             loop {
-                let reg = match waiter.wait(&mut out, &handle).await {
+                let (reg, retry) = match waiter.wait(&mut out, &handle).await {
                     Wake::Killed => return Ok(()),
                     Wake::TimedOut => break,
-                    Wake::Retry(reg) => reg,
+                    Wake::Retry(reg, retry) => (reg, retry),
                 };
                 let mark = out.len();
                 let mut one = PendingWrites {
-                    cmds: vec![spec.command.clone()],
+                    cmds: vec![retry],
                     db: client.db,
                     resp3: client.resp3,
                 };
