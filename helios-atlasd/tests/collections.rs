@@ -284,6 +284,18 @@ fn fill_sets(c: &mut redis::Connection) {
     let _: i64 = run(c, &["RPUSH", "queue", "1", "2", "3", "4"]);
     let _: String = run(c, &["LPOP", "queue"]);
     let _: String = run(c, &["LMOVE", "queue", "done", "RIGHT", "LEFT"]);
+    // A leaderboard past the listpack limit, and a small sorted set.
+    let mut zadd = vec!["ZADD".to_string(), "board".to_string()];
+    for i in 0..300 {
+        zadd.push(format!("{}", i % 50));
+        zadd.push(format!("player{i}"));
+    }
+    let zadd: Vec<&str> = zadd.iter().map(String::as_str).collect();
+    let _: i64 = run(c, &zadd);
+    let _: String = run(c, &["ZINCRBY", "board", "0.5", "player7"]);
+    let _: Vec<String> = run(c, &["ZPOPMIN", "board", "5"]);
+    let _: i64 = run(c, &["ZREMRANGEBYSCORE", "board", "(48", "+inf"]);
+    let _: i64 = run(c, &["ZADD", "podium", "3", "gold", "2", "silver", "1", "bronze"]);
 }
 
 fn check_sets(c: &mut redis::Connection) -> Vec<String> {
@@ -298,6 +310,18 @@ fn check_sets(c: &mut redis::Connection) -> Vec<String> {
     assert_eq!(exists, 0, "a set popped whole is deleted");
     let queue: Vec<String> = run(c, &["LRANGE", "queue", "0", "-1"]);
     assert_eq!(queue, ["2", "3"]);
+    let n: i64 = run(c, &["ZCARD", "board"]);
+    assert_eq!(n, 300 - 5 - 6, "5 popped, the 6 players scoring 49 removed");
+    let top: Vec<String> = run(c, &["ZREVRANGE", "board", "0", "1", "WITHSCORES"]);
+    assert_eq!(top, ["player98", "48", "player48", "48"], "ties by member");
+    let score: String = run(c, &["ZSCORE", "board", "player7"]);
+    assert_eq!(score, "7.5");
+    let rank: i64 = run(c, &["ZRANK", "board", "player1"]);
+    assert_eq!(rank, 1, "only player50 is left at score 0");
+    let enc: String = run(c, &["OBJECT", "ENCODING", "board"]);
+    assert_eq!(enc, "skiplist");
+    let podium: Vec<String> = run(c, &["ZRANGE", "podium", "0", "-1"]);
+    assert_eq!(podium, ["bronze", "silver", "gold"]);
     let done: Vec<String> = run(c, &["LRANGE", "done", "0", "-1"]);
     assert_eq!(done, ["4"]);
     big.sort();
