@@ -576,11 +576,11 @@ START_TS=$(date +%s)
 # ----------------------------------------------------------------- run ----
 if want 1; then
     REDIS_ARGS=("${REDIS_EVERYSEC[@]}"); HELIOS_ARGS=("${HELIOS_EVERYSEC[@]}")
-    section_throughput 1 s1 "c50" "$N1" set,get,incr,mset,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100 -c 50
+    section_throughput 1 s1 "c50" "$N1" set,get,incr,mset,hset,sadd,spop,zadd,zpopmin,lpush,rpush,lpop,rpop,lrange_100 -c 50
 fi
 if want 2; then
     REDIS_ARGS=("${REDIS_EVERYSEC[@]}"); HELIOS_ARGS=("${HELIOS_EVERYSEC[@]}")
-    section_throughput 2 s2 "c50 P16" "$N2" set,get,incr,mset,hset,sadd,spop,lpush,rpush,lpop,rpop,lrange_100 -c 50 -P 16
+    section_throughput 2 s2 "c50 P16" "$N2" set,get,incr,mset,hset,sadd,spop,zadd,zpopmin,lpush,rpush,lpop,rpop,lrange_100 -c 50 -P 16
 fi
 if want 3; then
     REDIS_ARGS=("${REDIS_ALWAYS[@]}"); HELIOS_ARGS=("${HELIOS_ALWAYS[@]}")
