@@ -47,7 +47,7 @@ fn before(item: &Item, score: f64, member: &[u8]) -> bool {
     cmp(item.0, &item.1, score, member) == Ordering::Less
 }
 
-/// Items in order in blocks of at most [`RankedSeq::BLOCK_MAX`], with a
+/// Items in order in blocks of at most `BLOCK_MAX` (256), with a
 /// Fenwick tree over the block lengths: a two-level counted B-tree.
 ///
 /// Finding a position is a binary search over the blocks' last items and
