@@ -295,7 +295,10 @@ fn fill_sets(c: &mut redis::Connection) {
     let _: String = run(c, &["ZINCRBY", "board", "0.5", "player7"]);
     let _: Vec<String> = run(c, &["ZPOPMIN", "board", "5"]);
     let _: i64 = run(c, &["ZREMRANGEBYSCORE", "board", "(48", "+inf"]);
-    let _: i64 = run(c, &["ZADD", "podium", "3", "gold", "2", "silver", "1", "bronze"]);
+    let _: i64 = run(
+        c,
+        &["ZADD", "podium", "3", "gold", "2", "silver", "1", "bronze"],
+    );
 }
 
 fn check_sets(c: &mut redis::Connection) -> Vec<String> {
