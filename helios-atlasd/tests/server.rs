@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{redis_cli, run, Atlasd, Raw};
+use common::{connect, redis_cli, run, Atlasd, Raw};
 use redis::{Commands, Value};
 
 #[test]
@@ -699,4 +699,80 @@ fn commandstats_and_errorstats() {
         .query(&mut c)
         .unwrap();
     assert!(!info.contains("cmdstat_get"), "{info}");
+}
+
+#[test]
+fn monitor_shows_every_command_but_admin_ones() {
+    let node = Atlasd::start(&[]);
+    // Connected first: its handshake (CLIENT SETINFO) is not in the way.
+    let mut c = node.client();
+    let mut mon = Raw::connect(node.port);
+    mon.send(b"*1\r\n$7\r\nMONITOR\r\n");
+    assert_eq!(mon.line(), "+OK\r\n");
+    let _: () = run(&mut c, &["SET", "k", "a\"b\nc"]);
+    let _: String = run(&mut c, &["GET", "k"]);
+    let _: Vec<String> = run(&mut c, &["CONFIG", "GET", "timeout"]);
+    let _: i64 = run(&mut c, &["ZADD", "z", "1", "m"]);
+    let want = [
+        "\"SET\" \"k\" \"a\\\"b\\nc\"",
+        "\"GET\" \"k\"",
+        "\"ZADD\" \"z\" \"1\" \"m\"",
+    ];
+    for w in want {
+        let line = mon.line().trim_end().to_string();
+        // `+<secs>.<micros> [0 127.0.0.1:<port>] "SET" ...`
+        let (stamp, rest) = line.split_once(' ').unwrap();
+        assert!(stamp.starts_with('+') && stamp.contains('.'), "{line}");
+        assert!(rest.starts_with("[0 127.0.0.1:"), "{line}");
+        assert!(rest.ends_with(w), "{line} should end with {w}");
+    }
+    // RESET leaves monitor mode: later commands are not shown.
+    mon.send(b"*1\r\n$5\r\nRESET\r\n");
+    assert_eq!(mon.line(), "+RESET\r\n");
+    let _: String = run(&mut c, &["PING"]);
+    mon.send(b"*1\r\n$4\r\nPING\r\n");
+    assert_eq!(mon.line(), "+PONG\r\n", "no monitor line came first");
+}
+
+#[test]
+fn slowlog_records_like_redis() {
+    let redis = common::RedisServer::start();
+    let node = Atlasd::start(&[]);
+    let long = "v".repeat(200);
+    let mut many = vec!["RPUSH", "list"];
+    let items: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
+    many.extend(items.iter().map(String::as_str));
+    let mut seen = Vec::new();
+    for port in [redis.port, node.port] {
+        let mut c = connect(port);
+        let _: () = run(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+        let _: () = run(&mut c, &["CONFIG", "SET", "slowlog-max-len", "3"]);
+        let _: () = run(&mut c, &["CLIENT", "SETNAME", "slow"]);
+        let _: () = run(&mut c, &["SLOWLOG", "RESET"]);
+        let _: () = run(&mut c, &["SET", "k", &long]);
+        let _: i64 = run(&mut c, &many);
+        let log: redis::Value = redis::cmd("SLOWLOG").arg("GET").query(&mut c).unwrap();
+        let redis::Value::Array(entries) = log else {
+            panic!("an array: {log:?}")
+        };
+        assert_eq!(entries.len(), 3, "at most slowlog-max-len entries");
+        // Newest first; the arguments and client name as Redis logs them.
+        let args_and_name: Vec<(redis::Value, redis::Value)> = entries
+            .iter()
+            .map(|e| match e {
+                redis::Value::Array(f) => (f[3].clone(), f[5].clone()),
+                other => panic!("an entry: {other:?}"),
+            })
+            .collect();
+        seen.push(args_and_name);
+        let n: i64 = run(&mut c, &["SLOWLOG", "LEN"]);
+        assert_eq!(n, 3);
+        let e = redis::cmd("SLOWLOG")
+            .arg("GET")
+            .arg("-2")
+            .query::<redis::Value>(&mut c)
+            .unwrap_err();
+        assert!(e.to_string().contains("greater than or equal to -1"), "{e}");
+    }
+    assert_eq!(seen[0], seen[1], "redis-server and helios log the same");
 }

@@ -195,19 +195,17 @@ impl RankedSeq {
         }
     }
 
-    /// Removes the item (score, member); false when it is not there.
-    pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+    /// Removes the item (score, member), returning its member.
+    pub fn remove(&mut self, score: f64, member: &[u8]) -> Option<Blob> {
         let b = self
             .blocks
             .partition_point(|blk| before(blk.last().expect("not empty"), score, member));
-        let Some(blk) = self.blocks.get_mut(b) else {
-            return false;
-        };
+        let blk = self.blocks.get_mut(b)?;
         let at = blk.partition_point(|x| before(x, score, member));
         if at == blk.len() || cmp(blk[at].0, &blk[at].1, score, member) != Ordering::Equal {
-            return false;
+            return None;
         }
-        blk.remove(at);
+        let (_, removed) = blk.remove(at);
         self.len -= 1;
         if blk.is_empty() {
             self.blocks.remove(b);
@@ -225,7 +223,7 @@ impl RankedSeq {
         } else {
             self.adjust(b, false);
         }
-        true
+        Some(removed)
     }
 }
 
@@ -323,12 +321,17 @@ impl ZsetValue {
     }
 
     /// Sets `member`'s score, adding it if new. Returns the previous score.
+    /// A score equal to the current one (`-0` and `0` included) is left as
+    /// it is.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         if let Repr::Small(v) = &mut self.repr {
             // A listpack holds -0 as 0, as Redis's does.
             let score = if score == 0.0 { 0.0 } else { score };
             if let Some(i) = v.iter().position(|(_, m)| m.as_slice() == member) {
                 let old = v[i].0;
+                if old == score {
+                    return Some(old);
+                }
                 let (_, m) = v.remove(i);
                 let at = v.partition_point(|x| before(x, score, member));
                 v.insert(at, (score, m));
@@ -348,10 +351,12 @@ impl ZsetValue {
         };
         if let Some(s) = scores.get_mut(member) {
             let old = *s;
-            *s = score;
-            if old != score || old.is_sign_negative() != score.is_sign_negative() {
-                order.remove(old, member);
-                order.insert(score, Blob::new(member));
+            // An equal score (0 for -0 too) changes nothing, as in Redis.
+            if old != score {
+                *s = score;
+                // The same blob moves, still shared with the member table.
+                let m = order.remove(old, member).expect("in the order");
+                order.insert(score, m);
             }
             return Some(old);
         }

@@ -152,6 +152,15 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// `MONITOR`: from now on the client is sent a line for every command
+/// this node receives (see `server::monitor`).
+fn monitor(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let mailbox = super::pubsub::mailbox(ctx);
+    ctx.server.monitors.add(ctx.client.id, mailbox);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let c = &mut *ctx.client;
     c.db = 0;
@@ -172,6 +181,7 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             ctx.server.pubsub.unsubscribe(kind, &name, c.id);
         }
     }
+    ctx.server.monitors.remove(c.id);
     c.authenticated = ctx.server.config.read().requirepass.is_none();
     ctx.out.simple("RESET");
     Ok(())
@@ -496,6 +506,16 @@ pub static COMMANDS: &[Command] = &[
         group: "connection",
         summary: "Closes the connection.",
         run: quit,
+        ..Command::BASE
+    },
+    Command {
+        name: "monitor",
+        full_name: "monitor",
+        arity: 1,
+        flags: f::ADMIN | f::NOSCRIPT | f::LOADING | f::STALE,
+        group: "server",
+        summary: "Listens for all requests received by the server in real-time.",
+        run: monitor,
         ..Command::BASE
     },
     Command {

@@ -30,6 +30,7 @@ pub mod pubsub;
 pub mod raft;
 pub mod server;
 pub mod set;
+pub mod slowlog;
 pub mod strings;
 mod table;
 pub mod zset;
@@ -239,6 +240,10 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     if !ctx.loading {
         let took = started.elapsed();
         crate::metrics::observe_command(took);
+        let (addr, name) = (&ctx.client.handle.addr, &ctx.client.name);
+        ctx.server
+            .slowlog
+            .observe(args, took.as_micros() as u64, addr, name);
         let stat = ctx.store.cmdstats.entry(cmd.full_name).or_default();
         stat.calls += 1;
         stat.usec += took.as_micros() as u64;

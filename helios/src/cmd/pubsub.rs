@@ -22,7 +22,7 @@ use crate::server::pubsub::{Kind, Mailbox};
 
 /// The client's mailbox, made on its first subscription (in the protocol
 /// the client speaks then).
-fn mailbox(ctx: &mut Ctx) -> Mailbox {
+pub(crate) fn mailbox(ctx: &mut Ctx) -> Mailbox {
     let resp3 = ctx.out.resp3;
     let c = &mut *ctx.client;
     if let Some(m) = &c.mailbox {

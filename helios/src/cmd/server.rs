@@ -565,6 +565,82 @@ static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
+    Param {
+        name: "slowlog-log-slower-than",
+        get: |s| s.slowlog.slower_than.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            let n = v
+                .parse::<i64>()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if n < -1 {
+                return Err("argument must be between -1 and 9223372036854775807 inclusive".into());
+            }
+            s.slowlog.slower_than.store(n, Ordering::Relaxed);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "slowlog-max-len",
+        get: |s| s.slowlog.max_len.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            let n = v
+                .parse::<i64>()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if !(0..=i64::from(i32::MAX)).contains(&n) {
+                return Err("argument must be between 0 and 2147483647 inclusive".into());
+            }
+            s.slowlog.set_max_len(n as u64);
+            Ok(())
+        }),
+    },
+    // The collection encoding limits Helios uses (Redis's defaults), under
+    // their names and their older ziplist aliases; fixed, so CONFIG SET
+    // refuses them.
+    Param {
+        name: "hash-max-listpack-entries",
+        get: |_| crate::atlas::hash::LISTPACK_MAX_ENTRIES.to_string(),
+        set: None,
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        get: |_| crate::atlas::hash::LISTPACK_MAX_VALUE.to_string(),
+        set: None,
+    },
+    Param {
+        name: "hash-max-ziplist-entries",
+        get: |_| crate::atlas::hash::LISTPACK_MAX_ENTRIES.to_string(),
+        set: None,
+    },
+    Param {
+        name: "hash-max-ziplist-value",
+        get: |_| crate::atlas::hash::LISTPACK_MAX_VALUE.to_string(),
+        set: None,
+    },
+    Param {
+        name: "set-max-intset-entries",
+        get: |_| crate::atlas::set::INTSET_MAX_ENTRIES.to_string(),
+        set: None,
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        get: |_| crate::atlas::zset::LISTPACK_MAX_ENTRIES.to_string(),
+        set: None,
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        get: |_| crate::atlas::zset::LISTPACK_MAX_VALUE.to_string(),
+        set: None,
+    },
+    Param {
+        name: "zset-max-ziplist-entries",
+        get: |_| crate::atlas::zset::LISTPACK_MAX_ENTRIES.to_string(),
+        set: None,
+    },
+    Param {
+        name: "zset-max-ziplist-value",
+        get: |_| crate::atlas::zset::LISTPACK_MAX_VALUE.to_string(),
+        set: None,
+    },
 ];
 
 fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -853,9 +929,12 @@ fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 "    Print this help.",
             ],
         ),
+        "count" | "getkeys" | "help" => {
+            return Err(format!("ERR wrong number of arguments for 'command|{sub}' command").into())
+        }
         _ => {
             return Err(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+                "ERR unknown subcommand '{}'. Try COMMAND HELP.",
                 String::from_utf8_lossy(&args[1])
             )
             .into())

@@ -132,6 +132,7 @@ pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         .chain(super::pubsub::COMMANDS)
         .chain(super::keys::COMMANDS)
         .chain(super::server::COMMANDS)
+        .chain(super::slowlog::COMMANDS)
         .chain(super::conn::COMMANDS)
         .chain(super::raft::COMMANDS)
         .collect()

@@ -90,6 +90,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                         if is_http_request(&args, &client) {
                             return Ok(());
                         }
+                        feed_monitors(server, &client, &args);
                         let store = guard.get_or_insert_with(|| server.store.lock());
                         let mut ctx = Ctx {
                             server,
@@ -327,6 +328,17 @@ fn is_http_request(args: &[Bytes], client: &Client) -> bool {
         );
     }
     http
+}
+
+/// Shows a command this connection received to the `MONITOR` clients
+/// (administrative commands excepted, as in Redis).
+fn feed_monitors(server: &Server, client: &Client, args: &[Bytes]) {
+    if server.monitors.is_empty() || resolve(args).is_some_and(|c| c.has(Flags::ADMIN)) {
+        return;
+    }
+    server
+        .monitors
+        .feed(client.id, client.db, &client.handle.addr, args);
 }
 
 fn count_executed(server: &Server, client: &Client, executed: u64) {
@@ -597,6 +609,7 @@ async fn run_raft(
                 if is_http_request(&args, &client) {
                     return Ok(());
                 }
+                feed_monitors(server, &client, &args);
                 executed += 1;
                 match classify(&client, &args) {
                     Kind::Write => {
@@ -859,25 +872,22 @@ enum Kind {
     Exec,
 }
 
+/// The command `args` runs: the subcommand for a container (`CONFIG GET`).
+fn resolve(args: &[Bytes]) -> Option<&'static crate::cmd::Command> {
+    let cmd = lookup(&args[0])?;
+    if cmd.subcommands.is_empty() {
+        return Some(cmd);
+    }
+    let sub = String::from_utf8_lossy(args.get(1)?).to_ascii_lowercase();
+    cmd.subcommands.iter().find(|s| s.name == sub)
+}
+
 fn classify(client: &Client, args: &[Bytes]) -> Kind {
-    let Some(mut cmd) = lookup(&args[0]) else {
-        return Kind::Local;
-    };
     // A container (`OBJECT ENCODING`) is classified by its subcommand, so a
     // read among them waits for this client's earlier writes like any read.
-    if !cmd.subcommands.is_empty() {
-        let sub = args
-            .get(1)
-            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
-        match cmd
-            .subcommands
-            .iter()
-            .find(|s| Some(s.name) == sub.as_deref())
-        {
-            Some(s) => cmd = s,
-            None => return Kind::Local,
-        }
-    }
+    let Some(cmd) = resolve(args) else {
+        return Kind::Local;
+    };
     if !cmd.arity_ok(args.len()) {
         return Kind::Local;
     }

@@ -15,6 +15,7 @@
 pub mod blocking;
 pub mod client;
 mod conn;
+pub mod monitor;
 mod notify;
 pub mod pubsub;
 pub mod reload;
@@ -90,6 +91,10 @@ pub struct Server {
     pub blocked: blocking::Blocked,
     /// Pub/sub subscriptions.
     pub pubsub: pubsub::PubSub,
+    /// Clients in `MONITOR` mode.
+    pub monitors: monitor::Monitors,
+    /// `SLOWLOG` and its settings.
+    pub slowlog: crate::cmd::slowlog::SlowLog,
     shutdown_tx: watch::Sender<bool>,
     shutdown_save: AtomicBool,
 }
@@ -168,6 +173,8 @@ impl Server {
             idle_timeout_secs: AtomicU64::new(0),
             blocked: blocking::Blocked::default(),
             pubsub: pubsub::PubSub::default(),
+            monitors: monitor::Monitors::default(),
+            slowlog: Default::default(),
             shutdown_tx,
             shutdown_save: AtomicBool::new(false),
         });
@@ -267,6 +274,7 @@ impl Server {
     fn unregister_client(&self, id: u64) {
         self.clients.lock().remove(&id);
         self.pubsub.remove_client(id);
+        self.monitors.remove(id);
     }
 
     /// Starts a background snapshot. Errors if one is already running.
