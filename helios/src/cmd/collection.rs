@@ -68,20 +68,32 @@ pub fn get<'d, T: Collection>(
 /// needed, and deletes the key if `f` leaves it empty. The caller has
 /// checked that `key` holds a `T` or nothing ([`get`]).
 pub fn with<T: Collection, R>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&mut T) -> R) -> R {
-    if db.peek(key, now).is_none() {
-        db.insert(key, T::default().wrap(), 0, now);
-    }
-    let (out, empty) = {
-        let mut e = db.get_mut(key, now).expect("present: inserted above");
-        let x = T::of_mut(&mut e.value).expect("the caller checked the type");
-        let x = Arc::make_mut(x);
-        let out = f(x);
-        (out, x.is_empty())
+    // One lookup when the key exists (the common case of a write).
+    let found = match db.get_mut(key, now) {
+        Some(mut e) => {
+            let x = T::of_mut(&mut e.value).expect("the caller checked the type");
+            let x = Arc::make_mut(x);
+            let out = f(x);
+            Ok((out, x.is_empty()))
+        }
+        None => Err(f),
     };
-    if empty {
-        db.remove(key);
+    match found {
+        Ok((out, empty)) => {
+            if empty {
+                db.remove(key);
+            }
+            out
+        }
+        Err(f) => {
+            let mut x = T::default();
+            let out = f(&mut x);
+            if !x.is_empty() {
+                db.insert(key, x.wrap(), 0, now);
+            }
+            out
+        }
     }
-    out
 }
 
 /// `[MATCH pattern] [COUNT count]` (and `TYPE type` where `with_type`),

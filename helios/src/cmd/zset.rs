@@ -46,6 +46,9 @@ const RANGE_NOT_LEX: &str = "ERR min or max not valid string range item";
 /// infinity or underflow to zero.
 fn arg_score(a: &[u8]) -> Result<f64, CmdError> {
     let v = arg_f64(a)?;
+    if v.is_finite() && v != 0.0 {
+        return Ok(v);
+    }
     let text = std::str::from_utf8(a).unwrap_or("").to_ascii_lowercase();
     let unsigned = text.trim_start_matches(['+', '-']);
     if v.is_infinite() && unsigned != "inf" && unsigned != "infinity" {

@@ -83,6 +83,9 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
             // Limits may have changed through CONFIG SET.
             parser.set_limits(limits(server));
             let mut guard = None;
+            // One clock reading for the batch: the commands of one read run
+            // back to back under one lock, as in one Redis event-loop turn.
+            let now = unix_ms();
             loop {
                 match parser.parse(&mut buf) {
                     Ok(Some(args)) if args.is_empty() => continue,
@@ -97,7 +100,7 @@ async fn run(server: &Arc<Server>, mut socket: TcpStream, mut client: Client) ->
                             store: &mut *store,
                             client: &mut client,
                             out: &mut out,
-                            now: unix_ms(),
+                            now,
                             loading: false,
                             action: None,
                             seed: None,
