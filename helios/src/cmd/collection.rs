@@ -2,7 +2,7 @@
 //! families: typed lookup with WRONGTYPE, and write access that creates
 //! the value on first use and deletes the key when the value empties (a
 //! collection key is never empty). Also the option parsing shared by the
-//! `SCAN` family.
+//! `SCAN` family and by `LMPOP`/`ZMPOP`.
 
 use std::sync::Arc;
 
@@ -141,4 +141,33 @@ impl ScanOptions<'_> {
         self.pattern
             .is_none_or(|p| p == b"*" || crate::atlas::glob::matches(p, item, false))
     }
+}
+
+/// `numkeys key [key ...] <end> [COUNT count]` (`LMPOP`, `ZMPOP` and their
+/// blocking forms after the timeout): the keys, the end as `end` reads it
+/// (`LEFT|RIGHT`, `MIN|MAX`) and the count, with Redis's errors.
+pub fn parse_mpop<E>(
+    args: &[Bytes],
+    end: impl Fn(&[u8]) -> Result<E, CmdError>,
+) -> Result<(&[Bytes], E, usize), CmdError> {
+    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
+    let numkeys = match arg_i64(&args[0]) {
+        Ok(n) if n > 0 => n as usize,
+        _ => return Err(NUMKEYS.into()),
+    };
+    if numkeys >= args.len() - 1 {
+        return Err(SYNTAX.into());
+    }
+    let keys = &args[1..1 + numkeys];
+    let rest = &args[1 + numkeys..];
+    let end = end(&rest[0])?;
+    let count = match &rest[1..] {
+        [] => 1,
+        [c, n] if is(c, "count") => match arg_i64(n) {
+            Ok(n) if n > 0 => n as usize,
+            _ => return Err("ERR count should be greater than 0".into()),
+        },
+        _ => return Err(SYNTAX.into()),
+    };
+    Ok((keys, end, count))
 }

@@ -420,29 +420,7 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// The keys, end and count of `numkeys key [key ...] LEFT|RIGHT [COUNT n]`.
 fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], End, usize), CmdError> {
-    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    let numkeys = match arg_i64(&args[0]) {
-        Ok(n) if n > 0 => n as usize,
-        _ => return Err(NUMKEYS.into()),
-    };
-    if numkeys > args.len() - 1 {
-        return Err(SYNTAX.into());
-    }
-    let keys = &args[1..1 + numkeys];
-    let rest = &args[1 + numkeys..];
-    let Some(where_) = rest.first() else {
-        return Err(SYNTAX.into());
-    };
-    let end = end_arg(where_)?;
-    let count = match &rest[1..] {
-        [] => 1,
-        [c, n] if is(c, "count") => match arg_i64(n) {
-            Ok(n) if n > 0 => n as usize,
-            _ => return Err("ERR count should be greater than 0".into()),
-        },
-        _ => return Err(SYNTAX.into()),
-    };
-    Ok((keys, end, count))
+    collection::parse_mpop(args, end_arg)
 }
 
 /// `LMPOP`'s work on `numkeys key ... LEFT|RIGHT [COUNT n]`: pops from the

@@ -1189,33 +1189,16 @@ fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// The keys, end and count of `numkeys key [key ...] MIN|MAX [COUNT n]`.
-pub fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], End, usize), CmdError> {
-    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    let numkeys = match arg_i64(&args[0]) {
-        Ok(n) if n > 0 => n as usize,
-        _ => return Err(NUMKEYS.into()),
-    };
-    if numkeys >= args.len() - 1 {
-        return Err(SYNTAX.into());
-    }
-    let keys = &args[1..1 + numkeys];
-    let rest = &args[1 + numkeys..];
-    let end = if is(&rest[0], "min") {
-        End::Min
-    } else if is(&rest[0], "max") {
-        End::Max
-    } else {
-        return Err(SYNTAX.into());
-    };
-    let count = match &rest[1..] {
-        [] => 1,
-        [c, n] if is(c, "count") => match arg_i64(n) {
-            Ok(n) if n > 0 => n as usize,
-            _ => return Err("ERR count should be greater than 0".into()),
-        },
-        _ => return Err(SYNTAX.into()),
-    };
-    Ok((keys, end, count))
+fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], End, usize), CmdError> {
+    collection::parse_mpop(args, |a| {
+        if is(a, "min") {
+            Ok(End::Min)
+        } else if is(a, "max") {
+            Ok(End::Max)
+        } else {
+            Err(SYNTAX.into())
+        }
+    })
 }
 
 /// `ZMPOP`'s work: pops from the first sorted set and replies `[key,
