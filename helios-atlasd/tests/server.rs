@@ -776,3 +776,54 @@ fn slowlog_records_like_redis() {
     }
     assert_eq!(seen[0], seen[1], "redis-server and helios log the same");
 }
+
+#[test]
+fn maxmemory_refuses_writes_that_add_data_like_redis() {
+    let redis = common::RedisServer::start();
+    let node = Atlasd::start(&[]);
+    let mut replies = Vec::new();
+    for port in [redis.port, node.port] {
+        let mut c = connect(port);
+        let _: () = run(&mut c, &["SET", "a", "1"]);
+        // Far below what either server holds already.
+        let _: () = run(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+        let max: Vec<String> = run(&mut c, &["CONFIG", "GET", "maxmemory"]);
+        assert_eq!(max, ["maxmemory", "1"]);
+        let set = redis::cmd("SET").arg("b").arg("2").query::<()>(&mut c);
+        let zadd = redis::cmd("ZADD")
+            .arg("z")
+            .arg("1")
+            .arg("m")
+            .query::<()>(&mut c);
+        let get: String = run(&mut c, &["GET", "a"]);
+        let del: i64 = run(&mut c, &["DEL", "a"]);
+        // A refused write inside MULTI aborts the transaction.
+        let mut raw = Raw::connect(port);
+        let multi = [
+            raw.call(&[b"MULTI"]),
+            raw.call(&[b"SET", b"x", b"1"]),
+            raw.call(&[b"EXEC"]),
+        ];
+        let _: () = run(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+        let after: () = run(&mut c, &["SET", "b", "2"]);
+        replies.push((
+            set.map_err(|e| e.to_string()),
+            zadd.map_err(|e| e.to_string()),
+            get,
+            del,
+            multi,
+            after,
+        ));
+    }
+    let helios = &replies[1];
+    assert!(
+        helios.0.as_ref().is_err_and(|e| e.contains("command not allowed when used memory")),
+        "{replies:?}"
+    );
+    assert_eq!(replies[0], replies[1], "redis-server and helios agree");
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut node.client())
+        .unwrap();
+    assert!(info.contains("maxmemory:0\r\n"), "{info}");
+}

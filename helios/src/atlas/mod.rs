@@ -258,6 +258,9 @@ pub struct Db {
     keys: usize,
     expires: usize,
     heap: usize,
+    /// Sum of every shard's [`Shard::slot_bytes`], kept as shards change, so
+    /// `used_memory` is O(1) (`maxmemory` asks it before every write).
+    slots: usize,
     /// Next shard the active-expiry sweep visits.
     sweep_cursor: usize,
     /// Keys deleted because they expired (lazily or by the sweep).
@@ -334,6 +337,7 @@ impl Db {
             keys: 0,
             expires: 0,
             heap: 0,
+            slots: 0,
             sweep_cursor: 0,
             expired: 0,
             hits: 0,
@@ -362,7 +366,12 @@ impl Db {
 
     /// Estimated bytes used: table slots plus the heap owned by entries.
     pub fn used_memory(&self) -> usize {
-        self.shards.iter().map(|s| s.slot_bytes()).sum::<usize>() + self.heap
+        self.slots + self.heap
+    }
+
+    /// Brings `slots` up to date after shard `s` changed (it was `before`).
+    fn resized(&mut self, s: usize, before: usize) {
+        self.slots = self.slots + self.shards[s].slot_bytes() - before;
     }
 
     /// Looks a key up without side effects; expired keys are invisible.
@@ -407,6 +416,12 @@ impl Db {
             self.expired += 1;
             return None;
         }
+        if Arc::get_mut(&mut self.shards[s]).is_none() {
+            // A snapshot shares the shard: this write copies it.
+            let before = self.shards[s].slot_bytes();
+            Arc::make_mut(&mut self.shards[s]);
+            self.resized(s, before);
+        }
         let shard = Arc::make_mut(&mut self.shards[s]);
         let i = shard.find(h, key)?;
         let entry = &mut shard.entries[i];
@@ -427,6 +442,21 @@ impl Db {
     /// (whether or not it had expired).
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, now: u64) -> Option<Entry> {
         let (h, s) = self.locate(key);
+        let before = self.shards[s].slot_bytes();
+        let old = self.insert_in(h, s, key, value, expire_at, now);
+        self.resized(s, before);
+        old
+    }
+
+    fn insert_in(
+        &mut self,
+        h: u64,
+        s: usize,
+        key: &[u8],
+        value: Value,
+        expire_at: u64,
+        now: u64,
+    ) -> Option<Entry> {
         let hasher = self.hasher.clone();
         let shard = Arc::make_mut(&mut self.shards[s]);
         let new = Entry {
@@ -464,14 +494,16 @@ impl Db {
         let (h, s) = self.locate(key);
         // Avoid cloning a snapshot-shared shard for a miss.
         self.shards[s].find(h, key)?;
+        let before = self.shards[s].slot_bytes();
         let shard = Arc::make_mut(&mut self.shards[s]);
         let old = shard.remove(h, key, &self.hasher)?;
-        self.keys -= 1;
-        self.heap -= old.heap_size();
         if old.expire_at != 0 {
             self.expires -= 1;
             shard.expires -= 1;
         }
+        self.keys -= 1;
+        self.heap -= old.heap_size();
+        self.resized(s, before);
         Some(old)
     }
 
@@ -479,6 +511,7 @@ impl Db {
     /// them off the hot path (`FLUSHALL ASYNC`).
     pub fn clear(&mut self) -> Vec<Arc<Shard>> {
         self.keys = 0;
+        self.slots = 0;
         self.expires = 0;
         self.heap = 0;
         std::mem::replace(
@@ -736,6 +769,29 @@ mod tests {
             e.value = s("tiny");
         }
         assert_eq!((db.expires_len(), db.heap), (0, 0));
+    }
+
+    #[test]
+    fn used_memory_is_kept_as_shards_change() {
+        let full = |db: &Db| db.shards.iter().map(|s| s.slot_bytes()).sum::<usize>();
+        let mut db = Db::new();
+        for i in 0..20_000 {
+            db.insert(format!("k{i}").as_bytes(), s("v"), 0, 1);
+        }
+        assert_eq!(db.slots, full(&db));
+        // Writes to shards a snapshot shares copy them.
+        let view = db.view();
+        for i in (0..20_000).step_by(3) {
+            db.remove(format!("k{i}").as_bytes());
+        }
+        for i in (1..20_000).step_by(7) {
+            db.get_mut(format!("k{i}").as_bytes(), 1);
+        }
+        drop(view);
+        assert_eq!(db.slots, full(&db));
+        assert_eq!(db.used_memory(), full(&db) + db.heap);
+        db.clear();
+        assert_eq!((db.slots, full(&db)), (0, 0));
     }
 
     #[test]

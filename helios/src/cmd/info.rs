@@ -131,14 +131,16 @@ pub fn render(ctx: &mut Ctx, sections: &[String]) -> String {
             }
             "memory" => {
                 let used = ctx.store.ks.used_memory() as u64;
+                let maxmemory = server.maxmemory.load(Ordering::Relaxed);
                 let peak = server.stats.peak_memory.load(Ordering::Relaxed).max(used);
                 let rss = rss_bytes();
                 let _ = write!(
                     s,
-                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
                     human_bytes(used),
                     human_bytes(rss),
                     human_bytes(peak),
+                    human_bytes(maxmemory),
                     if used > 0 { rss as f64 / used as f64 } else { 1.0 },
                 );
             }

@@ -225,6 +225,13 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
         reply_error(ctx, Some((cmd.full_name, false)), &msg);
         return;
     }
+    // Raft apply (`seed` set) never refuses: the entry is in the log; the
+    // node that took the command checked before proposing it.
+    if ctx.seed.is_none() && !ctx.loading && over_maxmemory(ctx.server, ctx.store, cmd) {
+        multi::doom(ctx);
+        reply_error(ctx, Some((cmd.full_name, false)), OOM);
+        return;
+    }
     if ctx.client.multi.is_some() && !multi::runs_inside_multi(cmd.name) {
         multi::queue(ctx, args);
         return;
@@ -255,6 +262,17 @@ pub fn execute(ctx: &mut Ctx, args: &[Bytes]) {
     if !blocked && !ctx.server.blocked.is_empty() {
         wake_blocked(ctx, cmd, db, args);
     }
+}
+
+/// Redis's refusal of a write that adds data above `maxmemory`.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// Whether `cmd` adds data (`denyoom`) while `used_memory` is above
+/// `maxmemory` (the `noeviction` policy: nothing is evicted, such writes
+/// are refused; reads and deletions go on).
+pub fn over_maxmemory(server: &Server, store: &Store, cmd: &Command) -> bool {
+    let limit = server.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
+    limit > 0 && cmd.has(Flags::DENYOOM) && store.ks.used_memory() as u64 > limit
 }
 
 /// Writes that can put an element into a list or sorted set a client is

@@ -543,8 +543,12 @@ static PARAMS: &[Param] = &[
     },
     Param {
         name: "maxmemory",
-        get: |_| "0".into(),
-        set: None,
+        get: |s| s.maxmemory.load(Ordering::Relaxed).to_string(),
+        set: Some(|s, v| {
+            s.maxmemory
+                .store(parse_memory(v)? as u64, Ordering::Relaxed);
+            Ok(())
+        }),
     },
     Param {
         name: "maxmemory-policy",

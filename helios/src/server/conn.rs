@@ -333,6 +333,15 @@ fn is_http_request(args: &[Bytes], client: &Client) -> bool {
     http
 }
 
+/// Raft mode: whether a write must be refused for `maxmemory` before it is
+/// proposed (the check is this node's; applying an entry never refuses).
+fn oom(server: &Server, args: &[Bytes]) -> bool {
+    if server.maxmemory.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return false;
+    }
+    resolve(args).is_some_and(|cmd| crate::cmd::over_maxmemory(server, &server.store.lock(), cmd))
+}
+
 /// Shows a command this connection received to the `MONITOR` clients
 /// (administrative commands excepted, as in Redis).
 fn feed_monitors(server: &Server, client: &Client, args: &[Bytes]) {
@@ -615,6 +624,19 @@ async fn run_raft(
                 feed_monitors(server, &client, &args);
                 executed += 1;
                 match classify(&client, &args) {
+                    Kind::Write if oom(server, &args) => {
+                        propose(
+                            node,
+                            &mut pending,
+                            client_id,
+                            &mut seq,
+                            &mut last_write,
+                            &mut out,
+                        )
+                        .await;
+                        out.error(crate::cmd::OOM);
+                        continue;
+                    }
                     Kind::Write => {
                         if !pending.cmds.is_empty()
                             && (pending.db != client.db || pending.resp3 != client.resp3)

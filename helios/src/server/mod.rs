@@ -85,6 +85,9 @@ pub struct Server {
     /// The port actually bound (differs from the config for `:0`).
     pub port: AtomicU64,
     pub active_expire: AtomicBool,
+    /// `CONFIG SET maxmemory`: bytes of `used_memory` above which writes
+    /// that add data are refused (`noeviction`); 0 = no limit.
+    pub maxmemory: AtomicU64,
     /// Close clients idle for this many seconds; 0 = never (`CONFIG SET timeout`).
     pub idle_timeout_secs: AtomicU64,
     /// Clients waiting in a blocking pop.
@@ -171,6 +174,7 @@ impl Server {
             port: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
             idle_timeout_secs: AtomicU64::new(0),
+            maxmemory: AtomicU64::new(0),
             blocked: blocking::Blocked::default(),
             pubsub: pubsub::PubSub::default(),
             monitors: monitor::Monitors::default(),
