@@ -771,3 +771,35 @@ fn nodes_without_peers_form_a_cluster_with_init_and_node_add() {
         assert_eq!(get(&mut c.client(i), "a").as_deref(), Some("1"));
     }
 }
+
+#[test]
+fn maxmemory_is_checked_by_the_receiving_node_and_never_at_apply() {
+    let cluster = Cluster::start(3, &[]);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = cluster.follower_of(leader);
+    let mut l = cluster.client(leader);
+    let mut f = cluster.client(follower);
+    let _: () = run(&mut l, &["SET", "before", "1"]);
+    let _: () = run(&mut l, &["CONFIG", "SET", "maxmemory", "1"]);
+    let e = redis::cmd("SET")
+        .arg("refused")
+        .arg("1")
+        .query::<()>(&mut l)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("command not allowed when used memory"),
+        "{e}"
+    );
+    let got: Option<String> = run(&mut l, &["GET", "before"]);
+    assert_eq!(got.as_deref(), Some("1"), "reads go on");
+    // The follower has no limit: its write is proposed, and every node
+    // applies it, the leader included, whatever its own limit.
+    let _: () = run(&mut f, &["SET", "through-follower", "2"]);
+    cluster.wait_converged(Duration::from_secs(30));
+    for i in 0..cluster.nodes.len() {
+        let mut c = cluster.client(i);
+        let n: i64 = run(&mut c, &["EXISTS", "before", "through-follower", "refused"]);
+        assert_eq!(n, 2, "node {i}");
+    }
+}

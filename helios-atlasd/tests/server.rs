@@ -817,7 +817,10 @@ fn maxmemory_refuses_writes_that_add_data_like_redis() {
     }
     let helios = &replies[1];
     assert!(
-        helios.0.as_ref().is_err_and(|e| e.contains("command not allowed when used memory")),
+        helios
+            .0
+            .as_ref()
+            .is_err_and(|e| e.contains("command not allowed when used memory")),
         "{replies:?}"
     );
     assert_eq!(replies[0], replies[1], "redis-server and helios agree");
