@@ -606,7 +606,11 @@ fn zrange_generic(
         None => Vec::new(),
     };
     if store {
-        store_result(ctx, args, &args[1], &items);
+        let mut z = ZsetValue::new();
+        for (m, s) in &items {
+            z.insert(m, *s);
+        }
+        store_result(ctx, args, &args[1], z);
     } else {
         reply_items(
             ctx.out,
@@ -618,25 +622,22 @@ fn zrange_generic(
     Ok(())
 }
 
-/// Stores `items` at `dst` as a new sorted set (deleting `dst` when there
-/// are none) and replies with their number.
-fn store_result(ctx: &mut Ctx, args: &[Bytes], dst: &[u8], items: &[(Blob, f64)]) {
+/// Stores `z` at `dst` (deleting `dst` when `z` is empty) and replies with
+/// its size.
+fn store_result(ctx: &mut Ctx, args: &[Bytes], dst: &[u8], z: ZsetValue) {
     let now = ctx.now;
+    let n = z.len();
     let db = ctx.db();
-    let changed = if items.is_empty() {
+    let changed = if n == 0 {
         db.remove(dst).is_some()
     } else {
-        let mut z = ZsetValue::new();
-        for (m, s) in items {
-            z.insert(m, *s);
-        }
         db.insert(dst, Value::Zset(std::sync::Arc::new(z)), 0, now);
         true
     };
     if changed {
         ctx.propagate_argv(args);
     }
-    ctx.out.int(items.len() as i64);
+    ctx.out.int(n as i64);
 }
 
 fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -943,11 +944,7 @@ fn setop(ctx: &mut Ctx, args: &[Bytes], op: SetOp) -> CmdResult {
 fn setop_store(ctx: &mut Ctx, args: &[Bytes], op: SetOp) -> CmdResult {
     let o = parse_setop(ctx, args, 2, op, true, false)?;
     let (z, _) = compute(op, &o);
-    let items: Vec<(Blob, f64)> = z
-        .iter_range(0, z.len(), false)
-        .map(|(m, s)| (m.clone(), s))
-        .collect();
-    store_result(ctx, args, &args[1], &items);
+    store_result(ctx, args, &args[1], z);
     Ok(())
 }
 
